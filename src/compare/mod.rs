@@ -1,0 +1,539 @@
+//! Structural comparison: the `Comparator` trait, the registry of comparators, and the engine
+//! that sniffs formats, recurses through containers, enforces budgets and falls back visibly.
+
+pub mod binary;
+pub mod dir;
+pub mod sniff;
+pub mod source;
+pub mod text;
+pub mod tree;
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use rayon::prelude::*;
+
+pub use sniff::{Format, sniff};
+pub use source::{Blob, Codec, Source, SourceError};
+pub use tree::{Change, Fallback, Node, Sides, Status};
+
+/// Why a comparator could not finish; the engine then falls back to a simpler comparator and
+/// records this as the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    #[error("malformed {format}: {detail}")]
+    Malformed { format: &'static str, detail: String },
+    #[error("{0}")]
+    Budget(String),
+    #[error("read error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl CompareError {
+    pub fn malformed(format: &'static str, detail: impl ToString) -> Self {
+        CompareError::Malformed {
+            format,
+            detail: detail.to_string(),
+        }
+    }
+}
+
+impl From<SourceError> for CompareError {
+    fn from(e: SourceError) -> Self {
+        match e {
+            SourceError::Io(e) => CompareError::Io(e),
+            SourceError::TooLarge { limit } => {
+                CompareError::Budget(format!("larger than the in-memory limit of {limit} bytes"))
+            }
+        }
+    }
+}
+
+/// A structural comparator for one or more formats. Comparators never print: they fill in the
+/// node they are given (changes and children) and send members back through `Context::compare`.
+pub trait Comparator: Send + Sync {
+    /// Short name used in reports and fallback reasons (`"zip"`, `"elf"`).
+    fn name(&self) -> &'static str;
+    /// Formats this comparator handles.
+    fn formats(&self) -> &'static [Format];
+    /// Compares `a` with `b`, which are known to differ (or, for decoded streams, may differ).
+    fn compare(&self, cx: &Context<'_>, a: &Source, b: &Source, node: &mut Node) -> Result<(), CompareError>;
+}
+
+/// The comparators the engine dispatches to, by format.
+pub struct Registry {
+    comparators: Vec<Box<dyn Comparator>>,
+}
+
+impl Default for Registry {
+    /// Every built-in comparator.
+    fn default() -> Self {
+        let mut r = Registry::empty();
+        r.register(Box::new(dir::DirComparator));
+        r.register(Box::new(text::TextComparator));
+        r.register(Box::new(binary::BinaryComparator));
+        r
+    }
+}
+
+impl Registry {
+    pub fn empty() -> Self {
+        Registry {
+            comparators: Vec::new(),
+        }
+    }
+
+    /// Adds a comparator; a later one takes precedence for the formats it handles.
+    pub fn register(&mut self, c: Box<dyn Comparator>) {
+        self.comparators.insert(0, c);
+    }
+
+    pub fn get(&self, format: Format) -> Option<&dyn Comparator> {
+        self.comparators
+            .iter()
+            .find(|c| c.formats().contains(&format))
+            .map(|c| c.as_ref())
+    }
+}
+
+/// Budgets and switches of one comparison.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How many containers deep to recurse (a tar in a gzip in a zip is 3).
+    pub max_depth: usize,
+    /// Largest member or file held in memory for structural comparison.
+    pub max_member_bytes: u64,
+    /// Most entries read from one archive or directory.
+    pub max_entries: u64,
+    /// Most bytes decoded from one archive or compressed stream (zip-bomb guard).
+    pub max_expanded_bytes: u64,
+    /// Wall-clock budget for the whole comparison; past it, remaining members are compared by
+    /// bytes only.
+    pub time_budget: Option<Duration>,
+    /// Most lines of one text diff kept in the tree.
+    pub max_diff_lines: usize,
+    /// Largest text compared line by line (larger ones are compared as bytes).
+    pub max_text_bytes: u64,
+    /// Compute the inputs' sha256 even when they are identical.
+    pub digests: bool,
+    /// Globs of member paths to leave out.
+    pub exclude: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_depth: 32,
+            max_member_bytes: 512 << 20,
+            max_entries: 1_000_000,
+            max_expanded_bytes: 16 << 30,
+            time_budget: None,
+            max_diff_lines: 400,
+            max_text_bytes: 32 << 20,
+            digests: true,
+            exclude: Vec::new(),
+        }
+    }
+}
+
+/// What one comparison of two inputs found.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub a: InputInfo,
+    pub b: InputInfo,
+    /// The difference tree; `None` when the inputs are identical.
+    pub root: Option<Node>,
+    /// Paths left out by `--exclude`, as "container ▸ member" strings.
+    pub excluded: Vec<String>,
+    /// Members or files that could not be read at all (the verdict is then an error).
+    pub errors: Vec<String>,
+    pub elapsed: Duration,
+}
+
+impl Comparison {
+    pub fn identical(&self) -> bool {
+        self.root.is_none()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct InputInfo {
+    pub path: String,
+    pub sha256: Option<String>,
+    pub size: Option<u64>,
+    pub format: Format,
+}
+
+/// A top-level input could not be compared at all.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("cannot read {path}: {source}")]
+    Unreadable { path: String, source: std::io::Error },
+    #[error("invalid --exclude pattern {pattern:?}: {source}")]
+    BadGlob { pattern: String, source: globset::Error },
+}
+
+/// Runs comparisons with one registry and one set of options.
+pub struct Engine {
+    options: Options,
+    registry: Registry,
+    exclude: GlobSet,
+    deadline: Option<Instant>,
+    excluded: Mutex<Vec<String>>,
+    errors: Mutex<Vec<String>>,
+}
+
+impl Engine {
+    pub fn new(options: Options, registry: Registry) -> Result<Self, InputError> {
+        let mut b = GlobSetBuilder::new();
+        for pattern in &options.exclude {
+            let g = Glob::new(pattern).map_err(|source| InputError::BadGlob {
+                pattern: pattern.clone(),
+                source,
+            })?;
+            b.add(g);
+        }
+        let exclude = b.build().map_err(|source| InputError::BadGlob {
+            pattern: options.exclude.join(","),
+            source,
+        })?;
+        Ok(Engine {
+            options,
+            registry,
+            exclude,
+            deadline: None,
+            excluded: Mutex::new(Vec::new()),
+            errors: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Compares two files or directories.
+    pub fn compare_paths(mut self, a: &Path, b: &Path) -> Result<Comparison, InputError> {
+        let start = Instant::now();
+        self.deadline = self.options.time_budget.map(|d| start + d);
+        let (sa, fa) = top_source(a)?;
+        let (sb, fb) = top_source(b)?;
+        let name = display_name(a, b);
+        let cx = Context {
+            engine: &self,
+            depth: 0,
+            path: vec![name.clone()],
+        };
+        let root = cx.compare_sources(&name, &sa, &sb, fa, fb);
+        let info = |p: &Path, s: &Source, f: Format, digest: Option<String>| InputInfo {
+            path: p.display().to_string(),
+            sha256: digest,
+            size: if f == Format::Directory { None } else { s.size() },
+            format: f,
+        };
+        let (da, db) = match &root {
+            Some(n) => n
+                .sha256
+                .clone()
+                .map(|s| (Some(s.a), Some(s.b)))
+                .unwrap_or_default(),
+            None if self.options.digests && fa != Format::Directory => {
+                // Identical bytes: one digest serves both sides.
+                let d = sa.sha256().ok();
+                (d.clone(), d)
+            }
+            None => (None, None),
+        };
+        let (da, db) = match (da, db, &root) {
+            (None, None, Some(_))
+                if self.options.digests && fa != Format::Directory && fb != Format::Directory =>
+            {
+                let (x, y) = rayon::join(|| sa.sha256().ok(), || sb.sha256().ok());
+                (x, y)
+            }
+            other => (other.0, other.1),
+        };
+        let mut excluded = self.excluded.into_inner().unwrap_or_else(|e| e.into_inner());
+        excluded.sort();
+        let mut errors = self.errors.into_inner().unwrap_or_else(|e| e.into_inner());
+        errors.sort();
+        Ok(Comparison {
+            a: info(a, &sa, fa, da),
+            b: info(b, &sb, fb, db),
+            root,
+            excluded,
+            errors,
+            elapsed: start.elapsed(),
+        })
+    }
+}
+
+fn display_name(a: &Path, b: &Path) -> String {
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| p.display().to_string())
+    };
+    let (x, y) = (name(a), name(b));
+    if x == y { x } else { format!("{x} vs {y}") }
+}
+
+fn top_source(p: &Path) -> Result<(Source, Format), InputError> {
+    let unreadable = |source| InputError::Unreadable {
+        path: p.display().to_string(),
+        source,
+    };
+    let meta = fs_err::metadata(p).map_err(unreadable)?;
+    if meta.is_dir() {
+        fs_err::read_dir(p).map_err(unreadable)?;
+        return Ok((Source::Directory(p.to_path_buf()), Format::Directory));
+    }
+    if !meta.is_file() {
+        return Err(unreadable(std::io::Error::other(
+            "not a regular file or directory",
+        )));
+    }
+    let src = Source::File(p.to_path_buf());
+    let head = src.head(sniff::SNIFF_LEN).map_err(unreadable)?;
+    Ok((src, sniff(&head)))
+}
+
+/// A comparator's view of the engine at one point of the tree.
+pub struct Context<'e> {
+    engine: &'e Engine,
+    depth: usize,
+    path: Vec<String>,
+}
+
+/// One pair of members for `Context::compare_many`.
+pub struct Pair {
+    pub name: String,
+    pub a: Source,
+    pub b: Source,
+}
+
+impl<'e> Context<'e> {
+    pub fn options(&self) -> &Options {
+        &self.engine.options
+    }
+
+    /// Depth of the node being compared (0 for the inputs themselves).
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Names from the inputs down to the node being compared.
+    pub fn path(&self) -> &[String] {
+        &self.path
+    }
+
+    /// True once the comparison's time budget is spent.
+    pub fn out_of_time(&self) -> bool {
+        self.engine.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Fails with a budget error once the time budget is spent (for comparator loops).
+    pub fn check_time(&self) -> Result<(), CompareError> {
+        match self.engine.options.time_budget {
+            Some(t) if self.out_of_time() => Err(CompareError::Budget(format!(
+                "time budget of {}s exhausted",
+                t.as_secs()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether `member` (a path inside the container being compared) is excluded; records it.
+    pub fn excluded(&self, member: &str) -> bool {
+        if self.engine.exclude.is_empty() {
+            return false;
+        }
+        let mut full = self.path.iter().skip(1).map(String::as_str).collect::<Vec<_>>();
+        full.push(member);
+        let full = full.join("/");
+        if self.engine.exclude.is_match(member) || self.engine.exclude.is_match(&full) {
+            let mut shown = self.path.clone();
+            shown.push(member.to_string());
+            lock(&self.engine.excluded).push(shown.join(" ▸ "));
+            return true;
+        }
+        false
+    }
+
+    /// Records that a member could not be read at all (an error, not a difference).
+    pub fn error(&self, member: &str, message: impl std::fmt::Display) {
+        let mut shown = self.path.clone();
+        shown.push(member.to_string());
+        lock(&self.engine.errors).push(format!("{}: {message}", shown.join(" ▸ ")));
+    }
+
+    /// Compares a member pair one level down; returns an empty node when they are identical.
+    pub fn compare(&self, name: &str, a: &Source, b: &Source) -> Node {
+        let sniffed = |s: &Source| -> Format {
+            match s {
+                Source::Directory(_) => Format::Directory,
+                _ => s
+                    .head(sniff::SNIFF_LEN)
+                    .map(|h| sniff(&h))
+                    .unwrap_or(Format::Binary),
+            }
+        };
+        match source::quick_identical(a, b) {
+            Ok(Some(true)) => return Node::new(name),
+            Ok(_) => {}
+            Err(e) => {
+                self.error(name, &e);
+                let mut n = Node::new(name);
+                n.changes.push(Change::note(format!("could not be read: {e}")));
+                return n;
+            }
+        }
+        let (fa, fb) = (sniffed(a), sniffed(b));
+        self.child(name)
+            .compare_sources(name, a, b, fa, fb)
+            .unwrap_or_else(|| Node::new(name))
+    }
+
+    /// Compares many member pairs in parallel, keeping their order; identical ones are dropped
+    /// and counted into `node.identical_members`.
+    pub fn compare_many(&self, pairs: Vec<Pair>, node: &mut Node) {
+        let results: Vec<Node> = pairs
+            .par_iter()
+            .map(|p| self.compare(&p.name, &p.a, &p.b))
+            .collect();
+        for r in results {
+            if r.is_empty() {
+                node.identical_members += 1;
+            } else {
+                node.children.push(r);
+            }
+        }
+    }
+
+    fn child(&self, name: &str) -> Context<'e> {
+        let mut path = self.path.clone();
+        path.push(name.to_string());
+        Context {
+            engine: self.engine,
+            depth: self.depth + 1,
+            path,
+        }
+    }
+
+    /// Compares two sources of known formats at this context's depth; `None` when identical.
+    fn compare_sources(&self, name: &str, a: &Source, b: &Source, fa: Format, fb: Format) -> Option<Node> {
+        let cx = self;
+        let mut node = Node::new(name);
+        if fa != Format::Directory || fb != Format::Directory {
+            match source::quick_identical(a, b) {
+                Ok(Some(true)) => return None,
+                Ok(_) => {}
+                Err(e) => {
+                    cx.error(name, &e);
+                    node.changes.push(Change::note(format!("could not be read: {e}")));
+                    return Some(node);
+                }
+            }
+        }
+        let binary = binary::BinaryComparator;
+        if fa != fb {
+            node.changes.push(Change::field("format", fa, fb));
+            if fa == Format::Directory || fb == Format::Directory {
+                return Some(node);
+            }
+            run_fallback(cx, &binary, a, b, &mut node);
+            return finish(cx, a, b, node);
+        }
+        let limit = if self.depth > self.engine.options.max_depth {
+            Some(format!(
+                "nested deeper than {} containers",
+                self.engine.options.max_depth
+            ))
+        } else if self.out_of_time() {
+            Some(format!(
+                "time budget of {}s exhausted",
+                self.engine.options.time_budget.map_or(0, |d| d.as_secs())
+            ))
+        } else {
+            None
+        };
+        let comparator = self.engine.registry.get(fa);
+        match (comparator, limit) {
+            (Some(c), None) => {
+                node.format = Some(fa.name().to_string());
+                if let Err(e) = c.compare(cx, a, b, &mut node) {
+                    node.changes.clear();
+                    node.children.clear();
+                    node.identical_members = 0;
+                    node.fallback = Some(Fallback {
+                        from: c.name().to_string(),
+                        to: "binary".into(),
+                        reason: e.to_string(),
+                    });
+                    run_fallback(cx, &binary, a, b, &mut node);
+                }
+            }
+            (c, reason) => {
+                node.format = Some(fa.name().to_string());
+                if fa != Format::Binary {
+                    node.fallback = Some(Fallback {
+                        from: c.map_or(fa.name(), |c| c.name()).to_string(),
+                        to: "binary".into(),
+                        reason: reason.unwrap_or_else(|| format!("no comparator for {fa}")),
+                    });
+                }
+                run_fallback(cx, &binary, a, b, &mut node);
+            }
+        }
+        if fa == Format::Directory {
+            return (!node.is_empty()).then_some(node);
+        }
+        finish(cx, a, b, node)
+    }
+}
+
+fn run_fallback(
+    cx: &Context<'_>,
+    binary: &binary::BinaryComparator,
+    a: &Source,
+    b: &Source,
+    node: &mut Node,
+) {
+    if let Err(e) = binary.compare(cx, a, b, node) {
+        cx.error(&node.name.clone(), &e);
+        node.changes.push(Change::note(format!("could not be read: {e}")));
+    }
+}
+
+/// Fills digests and sizes, and makes sure differing bytes never pass for identical: a
+/// structural comparison that found nothing is followed by a byte comparison.
+fn finish(cx: &Context<'_>, a: &Source, b: &Source, mut node: Node) -> Option<Node> {
+    if node.sha256.is_none() {
+        let (x, y) = rayon::join(|| a.sha256(), || b.sha256());
+        if let (Ok(x), Ok(y)) = (x, y) {
+            node.sha256 = Some(Sides::new(x, y));
+        }
+    }
+    if node.size.is_none()
+        && let (Some(x), Some(y)) = (a.size(), b.size())
+    {
+        node.size = Some(Sides::new(x, y));
+    }
+    let same_digest = node.sha256.as_ref().is_some_and(|d| d.a == d.b);
+    if same_digest && node.changes.is_empty() && node.children.is_empty() {
+        // Decoded streams that turned out identical.
+        return None;
+    }
+    if node.changes.is_empty() && node.children.is_empty() && !same_digest {
+        node.changes.push(Change::note(
+            "no structural difference found, but the bytes differ",
+        ));
+        let _ = binary::BinaryComparator.compare(cx, a, b, &mut node);
+    }
+    Some(node)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
