@@ -383,9 +383,8 @@ impl<'e> Context<'e> {
             Ok(Some(true)) => return Node::new(name),
             Ok(_) => {}
             Err(e) => {
-                self.error(name, &e);
                 let mut n = Node::new(name);
-                n.changes.push(Change::note(format!("could not be read: {e}")));
+                self.child(name).read_failure(&mut n, a, b, &e);
                 return n;
             }
         }
@@ -411,6 +410,20 @@ impl<'e> Context<'e> {
         }
     }
 
+    /// Records that `a`/`b` (the sources of this context's node) could not be read. A file on
+    /// disk that cannot be read is an error (the comparison is incomplete); a stream that fails
+    /// to decode is a finding about the data, reported in the node.
+    fn read_failure(&self, node: &mut Node, a: &Source, b: &Source, e: &dyn std::fmt::Display) {
+        let on_disk = |s: &Source| matches!(s, Source::File(_) | Source::Directory(_));
+        if on_disk(a) && on_disk(b) {
+            lock(&self.engine.errors).push(format!("{}: {e}", self.path.join(" ▸ ")));
+            node.changes.push(Change::note(format!("could not be read: {e}")));
+        } else {
+            node.changes
+                .push(Change::note(format!("could not be decoded: {e}")));
+        }
+    }
+
     fn child(&self, name: &str) -> Context<'e> {
         let mut path = self.path.clone();
         path.push(name.to_string());
@@ -430,8 +443,7 @@ impl<'e> Context<'e> {
                 Ok(Some(true)) => return None,
                 Ok(_) => {}
                 Err(e) => {
-                    cx.error(name, &e);
-                    node.changes.push(Change::note(format!("could not be read: {e}")));
+                    cx.read_failure(&mut node, a, b, &e);
                     return Some(node);
                 }
             }
@@ -501,8 +513,7 @@ fn run_fallback(
     node: &mut Node,
 ) {
     if let Err(e) = binary.compare(cx, a, b, node) {
-        cx.error(&node.name.clone(), &e);
-        node.changes.push(Change::note(format!("could not be read: {e}")));
+        cx.read_failure(node, a, b, &e);
     }
 }
 
