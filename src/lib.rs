@@ -1,4 +1,6 @@
 //! repro: proves builds are reproducible — rebuilds with variations, compares the outputs
 //! structurally, explains the differences and signs the verdict.
 
+pub mod cli;
 pub mod compare;
+pub mod report;

@@ -284,9 +284,10 @@ fn top_source(p: &Path) -> Result<(Source, Format), InputError> {
         path: p.display().to_string(),
         source,
     };
-    let meta = fs_err::metadata(p).map_err(unreadable)?;
+    // std::fs here: the error message already names the path.
+    let meta = std::fs::metadata(p).map_err(unreadable)?;
     if meta.is_dir() {
-        fs_err::read_dir(p).map_err(unreadable)?;
+        std::fs::read_dir(p).map_err(unreadable)?;
         return Ok((Source::Directory(p.to_path_buf()), Format::Directory));
     }
     if !meta.is_file() {
@@ -547,4 +548,106 @@ fn finish(cx: &Context<'_>, a: &Source, b: &Source, mut node: Node) -> Option<No
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        Engine::new(Options::default(), Registry::default()).unwrap()
+    }
+
+    #[test]
+    fn unreadable_file_is_an_error_and_bad_stream_a_finding() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("x/y")).unwrap();
+        std::fs::create_dir_all(d.path().join("z/w")).unwrap();
+        let e = engine();
+        let cx = Context {
+            engine: &e,
+            depth: 0,
+            path: vec!["root".into()],
+        };
+        // A directory opened as a file: open succeeds, read fails (EISDIR).
+        let n = cx.compare(
+            "m",
+            &Source::File(d.path().join("x/y")),
+            &Source::File(d.path().join("z/w")),
+        );
+        assert!(
+            matches!(&n.changes[..], [Change::Note { text }] if text.starts_with("could not be read")),
+            "{n:?}"
+        );
+        assert_eq!(lock(&e.errors).len(), 1);
+        // A corrupt gzip stream decoded on the fly is a difference, not an error.
+        let bad = Source::decoded(Codec::Gzip, Source::memory(b"\x1f\x8b\x08\x00garbage".to_vec()));
+        let good = Source::decoded(Codec::Gzip, Source::memory(b"\x1f\x8b\x08\x00other".to_vec()));
+        let n = cx.compare("s", &bad, &good);
+        assert!(!n.is_empty());
+        assert_eq!(lock(&e.errors).len(), 1, "decode failures are not errors");
+    }
+
+    #[test]
+    fn depth_budget_falls_back_with_a_reason() {
+        let opts = Options {
+            max_depth: 0,
+            ..Options::default()
+        };
+        let e = Engine::new(opts, Registry::default()).unwrap();
+        let cx = Context {
+            engine: &e,
+            depth: 0,
+            path: vec!["root".into()],
+        };
+        let n = cx.compare(
+            "t",
+            &Source::memory(b"a\n".to_vec()),
+            &Source::memory(b"b\n".to_vec()),
+        );
+        let f = n.fallback.expect("fallback recorded");
+        assert!(f.reason.contains("nested deeper than 0"), "{}", f.reason);
+        assert!(n.changes.iter().any(|c| matches!(c, Change::Bytes { .. })));
+    }
+
+    #[test]
+    fn structurally_equal_but_different_bytes_is_never_identical() {
+        struct Blind;
+        impl Comparator for Blind {
+            fn name(&self) -> &'static str {
+                "blind"
+            }
+            fn formats(&self) -> &'static [Format] {
+                &[Format::Text]
+            }
+            fn compare(
+                &self,
+                _: &Context<'_>,
+                _: &Source,
+                _: &Source,
+                _: &mut Node,
+            ) -> Result<(), CompareError> {
+                Ok(())
+            }
+        }
+        let mut r = Registry::default();
+        r.register(Box::new(Blind));
+        let e = Engine::new(Options::default(), r).unwrap();
+        let cx = Context {
+            engine: &e,
+            depth: 0,
+            path: vec!["root".into()],
+        };
+        let n = cx.compare(
+            "t",
+            &Source::memory(b"a\n".to_vec()),
+            &Source::memory(b"b\n".to_vec()),
+        );
+        assert!(
+            n.changes
+                .iter()
+                .any(|c| matches!(c, Change::Note { text } if text.contains("bytes differ")))
+        );
+        assert!(n.changes.iter().any(|c| matches!(c, Change::Bytes { .. })));
+    }
 }

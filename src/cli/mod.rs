@@ -1,0 +1,183 @@
+//! The command line: parses arguments into options, dispatches to a command, and prints
+//! (stdout for data and reports, stderr for people). `error:` then `hint:` on failure.
+
+pub mod diff;
+
+use std::io::Write;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit code for errors (bad input, engine unreachable, …); 0 and 1 are verdicts.
+pub const EXIT_ERROR: i32 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "repro",
+    version,
+    about = "Prove builds are reproducible: rebuild with variations, compare structurally, explain, sign.",
+    long_about = None,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Show everything: all differing members, whole diffs, live build logs.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// When to colour the text report (NO_COLOR is honoured with `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compare two files or directories structurally, by format, all the way down.
+    Diff(diff::DiffArgs),
+}
+
+/// A user-facing failure: what went wrong, and what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct UserError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl UserError {
+    pub fn new(message: impl Into<String>, hint: Option<&str>) -> Self {
+        UserError {
+            message: message.into(),
+            hint: hint.map(str::to_string),
+        }
+    }
+}
+
+/// Runs the CLI with the process arguments and returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_ERROR } else { 0 };
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            report_error(&e);
+            EXIT_ERROR
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    let out = Output {
+        color: cli.color,
+        verbose: cli.verbose,
+    };
+    match cli.command {
+        Command::Diff(args) => diff::run(args, &out),
+    }
+}
+
+/// Where and how commands print.
+pub struct Output {
+    pub color: Color,
+    pub verbose: bool,
+}
+
+impl Output {
+    /// Writes a report to stdout, with colour only where the choice and the terminal allow.
+    pub fn stdout(&self, text: &str) -> std::io::Result<()> {
+        let choice = match self.color {
+            Color::Auto => anstream::ColorChoice::Auto,
+            Color::Always => anstream::ColorChoice::Always,
+            Color::Never => anstream::ColorChoice::Never,
+        };
+        let mut s = anstream::AutoStream::new(std::io::stdout().lock(), choice);
+        match s.write_all(text.as_bytes()).and_then(|_| s.flush()) {
+            // A closed pipe (`repro diff … | head`) is not an error.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other,
+        }
+    }
+}
+
+fn report_error(e: &anyhow::Error) {
+    let mut err = anstream::stderr();
+    let red = anstyle::AnsiColor::Red.on_default().bold();
+    let _ = writeln!(err, "{red}error:{red:#} {e}");
+    for cause in e.chain().skip(1) {
+        let _ = writeln!(err, "  caused by: {cause}");
+    }
+    if let Some(hint) = e.downcast_ref::<UserError>().and_then(|u| u.hint.as_deref()) {
+        let cyan = anstyle::AnsiColor::Cyan.on_default().bold();
+        let _ = writeln!(err, "{cyan}hint:{cyan:#} {hint}");
+    }
+}
+
+/// Parses sizes like `512M`, `2G`, `1048576`, `64KiB`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("not a size: {s:?} (try 512M or 2G)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return Err(format!("unknown size unit in {s:?} (use K, M, G or T)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size too large: {s:?}"))
+}
+
+/// Parses durations like `90`, `90s`, `30m`, `2h`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("not a duration: {s:?} (try 90s, 30m or 2h)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        _ => return Err(format!("unknown duration unit in {s:?} (use s, m or h)")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sizes_and_durations() {
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("99999999999T").is_err());
+        assert_eq!(parse_duration("30m"), Ok(std::time::Duration::from_secs(1800)));
+        assert!(parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
