@@ -123,6 +123,14 @@ fn report_error(e: &anyhow::Error) {
     }
 }
 
+/// Splits `"512M"` into `(512, "M")`.
+fn number_and_unit(s: &str) -> Option<(u64, &str)> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    Some((num.parse().ok()?, unit.trim()))
+}
+
 /// Parses sizes like `512M`, `2G`, `1048576`, `64KiB`.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
@@ -131,7 +139,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let n: u64 = num
         .parse()
         .map_err(|_| format!("not a size: {s:?} (try 512M or 2G)"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+    let mult: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,

@@ -558,17 +558,21 @@ mod tests {
         Engine::new(Options::default(), Registry::default()).unwrap()
     }
 
+    fn root(e: &Engine) -> Context<'_> {
+        Context {
+            engine: e,
+            depth: 0,
+            path: vec!["root".into()],
+        }
+    }
+
     #[test]
     fn unreadable_file_is_an_error_and_bad_stream_a_finding() {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(d.path().join("x/y")).unwrap();
         std::fs::create_dir_all(d.path().join("z/w")).unwrap();
         let e = engine();
-        let cx = Context {
-            engine: &e,
-            depth: 0,
-            path: vec!["root".into()],
-        };
+        let cx = root(&e);
         // A directory opened as a file: open succeeds, read fails (EISDIR).
         let n = cx.compare(
             "m",
@@ -595,11 +599,7 @@ mod tests {
             ..Options::default()
         };
         let e = Engine::new(opts, Registry::default()).unwrap();
-        let cx = Context {
-            engine: &e,
-            depth: 0,
-            path: vec!["root".into()],
-        };
+        let cx = root(&e);
         let n = cx.compare(
             "t",
             &Source::memory(b"a\n".to_vec()),
@@ -633,11 +633,7 @@ mod tests {
         let mut r = Registry::default();
         r.register(Box::new(Blind));
         let e = Engine::new(Options::default(), r).unwrap();
-        let cx = Context {
-            engine: &e,
-            depth: 0,
-            path: vec!["root".into()],
-        };
+        let cx = root(&e);
         let n = cx.compare(
             "t",
             &Source::memory(b"a\n".to_vec()),
