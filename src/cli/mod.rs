@@ -133,12 +133,7 @@ fn number_and_unit(s: &str) -> Option<(u64, &str)> {
 
 /// Parses sizes like `512M`, `2G`, `1048576`, `64KiB`.
 pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("not a size: {s:?} (try 512M or 2G)"))?;
+    let (n, unit) = number_and_unit(s).ok_or_else(|| format!("not a size: {s:?} (try 512M or 2G)"))?;
     let mult: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
@@ -153,12 +148,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 
 /// Parses durations like `90`, `90s`, `30m`, `2h`.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("not a duration: {s:?} (try 90s, 30m or 2h)"))?;
+    let (n, unit) =
+        number_and_unit(s).ok_or_else(|| format!("not a duration: {s:?} (try 90s, 30m or 2h)"))?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n.saturating_mul(60),
