@@ -68,6 +68,10 @@ pub fn main() -> i32 {
             return if e.use_stderr() { EXIT_ERROR } else { 0 };
         }
     };
+    // Comparators recurse through nested containers on rayon's threads: give them room.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .stack_size(16 << 20)
+        .build_global();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -214,58 +214,72 @@ impl Engine {
     }
 
     /// Compares two files or directories.
-    pub fn compare_paths(mut self, a: &Path, b: &Path) -> Result<Comparison, InputError> {
-        let start = Instant::now();
-        self.deadline = self.options.time_budget.map(|d| start + d);
+    pub fn compare_paths(self, a: &Path, b: &Path) -> Result<Comparison, InputError> {
         let (sa, fa) = top_source(a)?;
         let (sb, fb) = top_source(b)?;
         let name = display_name(a, b);
+        let mut c = self.compare_sources(&name, &sa, &sb);
+        c.a.path = a.display().to_string();
+        c.b.path = b.display().to_string();
+        debug_assert_eq!((c.a.format, c.b.format), (fa, fb));
+        Ok(c)
+    }
+
+    /// Compares two sources (files, directories, bytes in memory) under one root name.
+    pub fn compare_sources(mut self, name: &str, sa: &Source, sb: &Source) -> Comparison {
+        let start = Instant::now();
+        self.deadline = self.options.time_budget.map(|d| start + d);
+        let format_of = |s: &Source| match s {
+            Source::Directory(_) => Format::Directory,
+            _ => s
+                .head(sniff::SNIFF_LEN)
+                .map(|h| sniff(&h))
+                .unwrap_or(Format::Binary),
+        };
+        let (fa, fb) = (format_of(sa), format_of(sb));
         let cx = Context {
             engine: &self,
             depth: 0,
-            path: vec![name.clone()],
+            path: vec![name.to_string()],
         };
-        let root = cx.compare_sources(&name, &sa, &sb, fa, fb);
-        let info = |p: &Path, s: &Source, f: Format, digest: Option<String>| InputInfo {
-            path: p.display().to_string(),
-            sha256: digest,
-            size: if f == Format::Directory { None } else { s.size() },
-            format: f,
-        };
+        let root = cx.compare_sources(name, sa, sb, fa, fb);
+        let digestible = |f: Format| self.options.digests && f != Format::Directory;
         let (da, db) = match &root {
-            Some(n) => n
-                .sha256
-                .clone()
-                .map(|s| (Some(s.a), Some(s.b)))
-                .unwrap_or_default(),
-            None if self.options.digests && fa != Format::Directory => {
+            Some(n) => match &n.sha256 {
+                Some(s) => (Some(s.a.clone()), Some(s.b.clone())),
+                None if digestible(fa) && digestible(fb) => {
+                    rayon::join(|| sa.sha256().ok(), || sb.sha256().ok())
+                }
+                None => (None, None),
+            },
+            None if digestible(fa) => {
                 // Identical bytes: one digest serves both sides.
                 let d = sa.sha256().ok();
                 (d.clone(), d)
             }
             None => (None, None),
         };
-        let (da, db) = match (da, db, &root) {
-            (None, None, Some(_))
-                if self.options.digests && fa != Format::Directory && fb != Format::Directory =>
-            {
-                let (x, y) = rayon::join(|| sa.sha256().ok(), || sb.sha256().ok());
-                (x, y)
-            }
-            other => (other.0, other.1),
+        let info = |s: &Source, f: Format, digest: Option<String>| InputInfo {
+            path: s
+                .path()
+                .map_or_else(|| name.to_string(), |p| p.display().to_string()),
+            sha256: digest,
+            size: if f == Format::Directory { None } else { s.size() },
+            format: f,
         };
+        let (a, b) = (info(sa, fa, da), info(sb, fb, db));
         let mut excluded = self.excluded.into_inner().unwrap_or_else(|e| e.into_inner());
         excluded.sort();
         let mut errors = self.errors.into_inner().unwrap_or_else(|e| e.into_inner());
         errors.sort();
-        Ok(Comparison {
-            a: info(a, &sa, fa, da),
-            b: info(b, &sb, fb, db),
+        Comparison {
+            a,
+            b,
             root,
             excluded,
             errors,
             elapsed: start.elapsed(),
-        })
+        }
     }
 }
 
