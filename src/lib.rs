@@ -3,4 +3,5 @@
 
 pub mod cli;
 pub mod compare;
+pub mod plan;
 pub mod report;
