@@ -4,4 +4,6 @@
 pub mod cli;
 pub mod compare;
 pub mod plan;
+pub mod recipe;
 pub mod report;
+pub mod units;

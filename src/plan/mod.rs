@@ -12,23 +12,7 @@ use serde::{Deserialize, Serialize};
 pub use variation::{UnknownVariation, Variation, select};
 
 use crate::compare::tree::unix_time;
-
-/// What to build, before any variation: from `repro.toml` or a recipe in `rebuilders/`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BuildDef {
-    /// Argument vector run in the source root inside the container.
-    pub command: Vec<String>,
-    /// Globs, relative to the source root, of the files that are the build's outputs.
-    pub outputs: Vec<String>,
-    /// Environment the project or recipe asks for (applied before repro's own variables).
-    pub env: BTreeMap<String, String>,
-    /// Inject build-path remapping flags (appended to the usual defaults).
-    pub remap: bool,
-    /// Allow the network (recorded as non-hermetic in every report).
-    pub network: bool,
-    pub timeout_secs: u64,
-    pub memory_bytes: u64,
-}
+pub use crate::recipe::BuildDef;
 
 /// Order in which the source tree's entries are created in the build directory (tmpfs
 /// `readdir` follows creation order, so this is what `file-order` varies).
@@ -177,7 +161,12 @@ impl Plan {
             1 => FileOrder::Reverse,
             k => FileOrder::Shuffled { seed: u64::from(k) },
         };
-        let mut env = self.build.env.clone();
+        let mut env: BTreeMap<String, String> = self
+            .build
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.replace("$HOME", &home)))
+            .collect();
         let mut extra_path_dirs = Vec::new();
         let path = match v(Variation::ExecPath) {
             0 => STANDARD_PATH.to_string(),
@@ -301,11 +290,15 @@ mod tests {
         BuildDef {
             command: vec!["make".into()],
             outputs: vec!["out/**".into()],
-            env: BTreeMap::new(),
+            exclude_outputs: Vec::new(),
+            env: [("CARGO_HOME".to_string(), "$HOME/.cargo".to_string())].into(),
+            image: "default".into(),
             remap: true,
             network: false,
             timeout_secs: 1800,
             memory_bytes: 4 << 30,
+            origin: "test".into(),
+            build_type: "test".into(),
         }
     }
 
@@ -333,6 +326,8 @@ mod tests {
         assert!(b.env.contains_key("REPRO_EXTRA_VARIABLE") && !a.env.contains_key("REPRO_EXTRA_VARIABLE"));
         assert!(b.env["PATH"].starts_with("/opt/repro-extra-b/bin:"));
         assert_eq!(b.extra_path_dirs, vec!["/opt/repro-extra-b/bin".to_string()]);
+        assert_eq!(a.env["CARGO_HOME"], "/home/build/.cargo");
+        assert_eq!(b.env["CARGO_HOME"], "/var/tmp/home-b/.cargo");
     }
 
     #[test]
