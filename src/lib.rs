@@ -6,4 +6,5 @@ pub mod compare;
 pub mod plan;
 pub mod recipe;
 pub mod report;
+pub mod runner;
 pub mod units;
