@@ -1,6 +1,7 @@
 //! repro: proves builds are reproducible — rebuilds with variations, compares the outputs
 //! structurally, explains the differences and signs the verdict.
 
+pub mod artifacts;
 pub mod cli;
 pub mod compare;
 pub mod plan;

@@ -1,0 +1,225 @@
+//! Artifacts: a run's collected outputs, unpacked safely from the tar stream the runner brings
+//! back, with their sha256 (computed while writing) and the metadata they had in the build.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::path::{Component, Path, PathBuf};
+
+use globset::GlobSet;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// One output file of one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Artifact {
+    /// Path relative to the source root, `/`-separated.
+    pub path: String,
+    pub sha256: String,
+    pub size: u64,
+    /// Metadata after copying out: recorded, not judged.
+    pub mode: u32,
+    pub mtime: i64,
+}
+
+/// The outputs of one run, unpacked under `dir`.
+#[derive(Debug, Clone)]
+pub struct RunOutputs {
+    pub dir: PathBuf,
+    pub artifacts: BTreeMap<String, Artifact>,
+    /// Paths left out by the recipe's or the user's exclusions.
+    pub excluded: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("reading the outputs archive: {0}")]
+    Read(#[source] io::Error),
+    #[error("writing {path}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+    #[error("refusing output path {0:?}: it is absolute or leaves the output directory")]
+    UnsafePath(String),
+    #[error("the outputs archive has no {0}")]
+    Missing(String),
+}
+
+/// A relative path with only normal components, or `None`.
+fn safe_relative(p: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    (!out.as_os_str().is_empty()).then_some(out)
+}
+
+/// Unpacks the regular files of an outputs tar into `dest` (which must be new and empty),
+/// skipping paths matched by `exclude`. Nothing is ever written outside `dest`: absolute
+/// paths and `..` are refused, and links are not created.
+pub fn unpack(archive: impl Read, dest: &Path, exclude: &GlobSet) -> Result<RunOutputs, ArtifactError> {
+    let mut artifacts = BTreeMap::new();
+    let mut excluded = Vec::new();
+    let mut a = tar::Archive::new(archive);
+    for entry in a.entries().map_err(ArtifactError::Read)? {
+        let mut entry = entry.map_err(ArtifactError::Read)?;
+        if entry.header().entry_type() != tar::EntryType::Regular {
+            continue;
+        }
+        let raw = entry.path().map_err(ArtifactError::Read)?.into_owned();
+        let rel = safe_relative(&raw).ok_or_else(|| ArtifactError::UnsafePath(raw.display().to_string()))?;
+        let name = rel.to_string_lossy().replace('\\', "/");
+        if exclude.is_match(&name) {
+            excluded.push(name);
+            continue;
+        }
+        let target = dest.join(&rel);
+        let write_err = |source| ArtifactError::Write {
+            path: target.clone(),
+            source,
+        };
+        if let Some(parent) = target.parent() {
+            // Only directories we create ourselves are traversed: refuse anything else there.
+            std::fs::create_dir_all(parent).map_err(write_err)?;
+            if std::fs::symlink_metadata(parent)
+                .map_err(write_err)?
+                .file_type()
+                .is_symlink()
+            {
+                return Err(ArtifactError::UnsafePath(name));
+            }
+        }
+        let mut f = std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(&target)
+            .map_err(write_err)?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut size = 0u64;
+        loop {
+            let n = entry.read(&mut buf).map_err(ArtifactError::Read)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            f.write_all(&buf[..n]).map_err(write_err)?;
+            size += n as u64;
+        }
+        let header = entry.header();
+        artifacts.insert(
+            name.clone(),
+            Artifact {
+                path: name,
+                sha256: hex::encode(h.finalize()),
+                size,
+                mode: header.mode().unwrap_or(0),
+                mtime: header.mtime().map_or(0, |t| i64::try_from(t).unwrap_or(i64::MAX)),
+            },
+        );
+    }
+    excluded.sort();
+    Ok(RunOutputs {
+        dir: dest.to_path_buf(),
+        artifacts,
+        excluded,
+    })
+}
+
+/// From the archive the engine returns for `/out` (which wraps our files), finds
+/// `out/<member>` and hands its reader to `f`.
+pub fn with_member<R: Read, T>(
+    archive: R,
+    member: &str,
+    f: impl FnOnce(&mut dyn Read) -> Result<T, ArtifactError>,
+) -> Result<T, ArtifactError> {
+    let mut a = tar::Archive::new(archive);
+    for entry in a.entries().map_err(ArtifactError::Read)? {
+        let mut entry = entry.map_err(ArtifactError::Read)?;
+        let path = entry.path().map_err(ArtifactError::Read)?.into_owned();
+        let mut comps = path.components().filter(|c| matches!(c, Component::Normal(_)));
+        let (_, Some(second), None) = (comps.next(), comps.next(), comps.next()) else {
+            continue;
+        };
+        if second.as_os_str() == member {
+            return f(&mut entry);
+        }
+    }
+    Err(ArtifactError::Missing(member.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(files: &[(&str, &[u8], tar::EntryType)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data, kind) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_size(data.len() as u64);
+            h.set_mode(0o640);
+            h.set_mtime(1234);
+            // Write the name raw: the builder refuses `..`, a hostile archive does not.
+            let bytes = name.as_bytes();
+            h.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
+            h.set_cksum();
+            b.append(&h, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn unpacks_files_with_digests_and_excludes() {
+        let d = tempfile::tempdir().unwrap();
+        let t = tar_of(&[
+            ("out/a.bin", b"hello", tar::EntryType::Regular),
+            ("out/sub/b.log", b"x", tar::EntryType::Regular),
+            ("link", b"", tar::EntryType::Symlink),
+        ]);
+        let mut ex = globset::GlobSetBuilder::new();
+        ex.add(globset::Glob::new("**/*.log").unwrap());
+        let r = unpack(&t[..], &d.path().join("run"), &ex.build().unwrap()).unwrap();
+        let a = &r.artifacts["out/a.bin"];
+        assert_eq!(
+            a.sha256,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        assert_eq!((a.size, a.mode, a.mtime), (5, 0o640, 1234));
+        assert_eq!(r.excluded, ["out/sub/b.log"]);
+        assert_eq!(std::fs::read(d.path().join("run/out/a.bin")).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn refuses_paths_that_leave_the_directory() {
+        let d = tempfile::tempdir().unwrap();
+        for bad in ["../evil", "/etc/evil", "a/../../evil"] {
+            let t = tar_of(&[(bad, b"x", tar::EntryType::Regular)]);
+            let e = unpack(&t[..], &d.path().join("run"), &GlobSet::empty());
+            assert!(matches!(e, Err(ArtifactError::UnsafePath(_))), "{bad}: {e:?}");
+        }
+        assert!(!d.path().join("evil").exists());
+        assert!(unpack(&b"garbage"[..], &d.path().join("x"), &GlobSet::empty()).is_err());
+    }
+
+    #[test]
+    fn finds_a_member_of_the_wrapping_archive() {
+        let inner = tar_of(&[("x", b"1", tar::EntryType::Regular)]);
+        let outer = tar_of(&[
+            ("out/exit-status", b"0\n", tar::EntryType::Regular),
+            ("out/outputs.tar", &inner, tar::EntryType::Regular),
+        ]);
+        let status = with_member(&outer[..], "exit-status", |r| {
+            let mut s = String::new();
+            r.read_to_string(&mut s).map_err(ArtifactError::Read)?;
+            Ok(s)
+        })
+        .unwrap();
+        assert_eq!(status, "0\n");
+        assert!(matches!(
+            with_member(&outer[..], "nope", |_| Ok(())),
+            Err(ArtifactError::Missing(_))
+        ));
+    }
+}
