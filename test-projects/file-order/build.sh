@@ -1,0 +1,3 @@
+set -eu
+mkdir -p out
+find src -type f > out/MANIFEST

@@ -1,0 +1,3 @@
+set -eu
+mkdir -p out
+printf "make -j%s\n" "$(nproc)" > out/build-flags.txt
