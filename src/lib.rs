@@ -1,4 +1,9 @@
 //! repro: proves builds are reproducible — rebuilds with variations, compares the outputs
 //! structurally, explains the differences and signs the verdict.
 
+pub mod cli;
 pub mod compare;
+pub mod plan;
+pub mod recipe;
+pub mod report;
+pub mod units;

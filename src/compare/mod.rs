@@ -214,58 +214,72 @@ impl Engine {
     }
 
     /// Compares two files or directories.
-    pub fn compare_paths(mut self, a: &Path, b: &Path) -> Result<Comparison, InputError> {
-        let start = Instant::now();
-        self.deadline = self.options.time_budget.map(|d| start + d);
+    pub fn compare_paths(self, a: &Path, b: &Path) -> Result<Comparison, InputError> {
         let (sa, fa) = top_source(a)?;
         let (sb, fb) = top_source(b)?;
         let name = display_name(a, b);
+        let mut c = self.compare_sources(&name, &sa, &sb);
+        c.a.path = a.display().to_string();
+        c.b.path = b.display().to_string();
+        debug_assert_eq!((c.a.format, c.b.format), (fa, fb));
+        Ok(c)
+    }
+
+    /// Compares two sources (files, directories, bytes in memory) under one root name.
+    pub fn compare_sources(mut self, name: &str, sa: &Source, sb: &Source) -> Comparison {
+        let start = Instant::now();
+        self.deadline = self.options.time_budget.map(|d| start + d);
+        let format_of = |s: &Source| match s {
+            Source::Directory(_) => Format::Directory,
+            _ => s
+                .head(sniff::SNIFF_LEN)
+                .map(|h| sniff(&h))
+                .unwrap_or(Format::Binary),
+        };
+        let (fa, fb) = (format_of(sa), format_of(sb));
         let cx = Context {
             engine: &self,
             depth: 0,
-            path: vec![name.clone()],
+            path: vec![name.to_string()],
         };
-        let root = cx.compare_sources(&name, &sa, &sb, fa, fb);
-        let info = |p: &Path, s: &Source, f: Format, digest: Option<String>| InputInfo {
-            path: p.display().to_string(),
-            sha256: digest,
-            size: if f == Format::Directory { None } else { s.size() },
-            format: f,
-        };
+        let root = cx.compare_sources(name, sa, sb, fa, fb);
+        let digestible = |f: Format| self.options.digests && f != Format::Directory;
         let (da, db) = match &root {
-            Some(n) => n
-                .sha256
-                .clone()
-                .map(|s| (Some(s.a), Some(s.b)))
-                .unwrap_or_default(),
-            None if self.options.digests && fa != Format::Directory => {
+            Some(n) => match &n.sha256 {
+                Some(s) => (Some(s.a.clone()), Some(s.b.clone())),
+                None if digestible(fa) && digestible(fb) => {
+                    rayon::join(|| sa.sha256().ok(), || sb.sha256().ok())
+                }
+                None => (None, None),
+            },
+            None if digestible(fa) => {
                 // Identical bytes: one digest serves both sides.
                 let d = sa.sha256().ok();
                 (d.clone(), d)
             }
             None => (None, None),
         };
-        let (da, db) = match (da, db, &root) {
-            (None, None, Some(_))
-                if self.options.digests && fa != Format::Directory && fb != Format::Directory =>
-            {
-                let (x, y) = rayon::join(|| sa.sha256().ok(), || sb.sha256().ok());
-                (x, y)
-            }
-            other => (other.0, other.1),
+        let info = |s: &Source, f: Format, digest: Option<String>| InputInfo {
+            path: s
+                .path()
+                .map_or_else(|| name.to_string(), |p| p.display().to_string()),
+            sha256: digest,
+            size: if f == Format::Directory { None } else { s.size() },
+            format: f,
         };
+        let (a, b) = (info(sa, fa, da), info(sb, fb, db));
         let mut excluded = self.excluded.into_inner().unwrap_or_else(|e| e.into_inner());
         excluded.sort();
         let mut errors = self.errors.into_inner().unwrap_or_else(|e| e.into_inner());
         errors.sort();
-        Ok(Comparison {
-            a: info(a, &sa, fa, da),
-            b: info(b, &sb, fb, db),
+        Comparison {
+            a,
+            b,
             root,
             excluded,
             errors,
             elapsed: start.elapsed(),
-        })
+        }
     }
 }
 
@@ -284,9 +298,10 @@ fn top_source(p: &Path) -> Result<(Source, Format), InputError> {
         path: p.display().to_string(),
         source,
     };
-    let meta = fs_err::metadata(p).map_err(unreadable)?;
+    // std::fs here: the error message already names the path.
+    let meta = std::fs::metadata(p).map_err(unreadable)?;
     if meta.is_dir() {
-        fs_err::read_dir(p).map_err(unreadable)?;
+        std::fs::read_dir(p).map_err(unreadable)?;
         return Ok((Source::Directory(p.to_path_buf()), Format::Directory));
     }
     if !meta.is_file() {
@@ -547,4 +562,102 @@ fn finish(cx: &Context<'_>, a: &Source, b: &Source, mut node: Node) -> Option<No
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        Engine::new(Options::default(), Registry::default()).unwrap()
+    }
+
+    fn root(e: &Engine) -> Context<'_> {
+        Context {
+            engine: e,
+            depth: 0,
+            path: vec!["root".into()],
+        }
+    }
+
+    #[test]
+    fn unreadable_file_is_an_error_and_bad_stream_a_finding() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("x/y")).unwrap();
+        std::fs::create_dir_all(d.path().join("z/w")).unwrap();
+        let e = engine();
+        let cx = root(&e);
+        // A directory opened as a file: open succeeds, read fails (EISDIR).
+        let n = cx.compare(
+            "m",
+            &Source::File(d.path().join("x/y")),
+            &Source::File(d.path().join("z/w")),
+        );
+        assert!(
+            matches!(&n.changes[..], [Change::Note { text }] if text.starts_with("could not be read")),
+            "{n:?}"
+        );
+        assert_eq!(lock(&e.errors).len(), 1);
+        // A corrupt gzip stream decoded on the fly is a difference, not an error.
+        let bad = Source::decoded(Codec::Gzip, Source::memory(b"\x1f\x8b\x08\x00garbage".to_vec()));
+        let good = Source::decoded(Codec::Gzip, Source::memory(b"\x1f\x8b\x08\x00other".to_vec()));
+        let n = cx.compare("s", &bad, &good);
+        assert!(!n.is_empty());
+        assert_eq!(lock(&e.errors).len(), 1, "decode failures are not errors");
+    }
+
+    #[test]
+    fn depth_budget_falls_back_with_a_reason() {
+        let opts = Options {
+            max_depth: 0,
+            ..Options::default()
+        };
+        let e = Engine::new(opts, Registry::default()).unwrap();
+        let cx = root(&e);
+        let n = cx.compare(
+            "t",
+            &Source::memory(b"a\n".to_vec()),
+            &Source::memory(b"b\n".to_vec()),
+        );
+        let f = n.fallback.expect("fallback recorded");
+        assert!(f.reason.contains("nested deeper than 0"), "{}", f.reason);
+        assert!(n.changes.iter().any(|c| matches!(c, Change::Bytes { .. })));
+    }
+
+    #[test]
+    fn structurally_equal_but_different_bytes_is_never_identical() {
+        struct Blind;
+        impl Comparator for Blind {
+            fn name(&self) -> &'static str {
+                "blind"
+            }
+            fn formats(&self) -> &'static [Format] {
+                &[Format::Text]
+            }
+            fn compare(
+                &self,
+                _: &Context<'_>,
+                _: &Source,
+                _: &Source,
+                _: &mut Node,
+            ) -> Result<(), CompareError> {
+                Ok(())
+            }
+        }
+        let mut r = Registry::default();
+        r.register(Box::new(Blind));
+        let e = Engine::new(Options::default(), r).unwrap();
+        let cx = root(&e);
+        let n = cx.compare(
+            "t",
+            &Source::memory(b"a\n".to_vec()),
+            &Source::memory(b"b\n".to_vec()),
+        );
+        assert!(
+            n.changes
+                .iter()
+                .any(|c| matches!(c, Change::Note { text } if text.contains("bytes differ")))
+        );
+        assert!(n.changes.iter().any(|c| matches!(c, Change::Bytes { .. })));
+    }
 }

@@ -1,0 +1,141 @@
+//! The command line: parses arguments into options, dispatches to a command, and prints
+//! (stdout for data and reports, stderr for people). `error:` then `hint:` on failure.
+
+pub mod diff;
+
+pub use crate::units::{parse_duration, parse_size};
+
+use std::io::Write;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit code for errors (bad input, engine unreachable, …); 0 and 1 are verdicts.
+pub const EXIT_ERROR: i32 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "repro",
+    version,
+    about = "Prove builds are reproducible: rebuild with variations, compare structurally, explain, sign.",
+    long_about = None,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Show everything: all differing members, whole diffs, live build logs.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// When to colour the text report (NO_COLOR is honoured with `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compare two files or directories structurally, by format, all the way down.
+    Diff(diff::DiffArgs),
+}
+
+/// A user-facing failure: what went wrong, and what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct UserError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl UserError {
+    pub fn new(message: impl Into<String>, hint: Option<&str>) -> Self {
+        UserError {
+            message: message.into(),
+            hint: hint.map(str::to_string),
+        }
+    }
+}
+
+/// Runs the CLI with the process arguments and returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_ERROR } else { 0 };
+        }
+    };
+    // Comparators recurse through nested containers on rayon's threads: give them room.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .stack_size(16 << 20)
+        .build_global();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            report_error(&e);
+            EXIT_ERROR
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    let out = Output {
+        color: cli.color,
+        verbose: cli.verbose,
+    };
+    match cli.command {
+        Command::Diff(args) => diff::run(args, &out),
+    }
+}
+
+/// Where and how commands print.
+pub struct Output {
+    pub color: Color,
+    pub verbose: bool,
+}
+
+impl Output {
+    /// Writes a report to stdout, with colour only where the choice and the terminal allow.
+    pub fn stdout(&self, text: &str) -> std::io::Result<()> {
+        let choice = match self.color {
+            Color::Auto => anstream::ColorChoice::Auto,
+            Color::Always => anstream::ColorChoice::Always,
+            Color::Never => anstream::ColorChoice::Never,
+        };
+        let mut s = anstream::AutoStream::new(std::io::stdout().lock(), choice);
+        match s.write_all(text.as_bytes()).and_then(|_| s.flush()) {
+            // A closed pipe (`repro diff … | head`) is not an error.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other,
+        }
+    }
+}
+
+fn report_error(e: &anyhow::Error) {
+    let mut err = anstream::stderr();
+    let red = anstyle::AnsiColor::Red.on_default().bold();
+    let _ = writeln!(err, "{red}error:{red:#} {e}");
+    for cause in e.chain().skip(1) {
+        let _ = writeln!(err, "  caused by: {cause}");
+    }
+    if let Some(hint) = e.downcast_ref::<UserError>().and_then(|u| u.hint.as_deref()) {
+        let cyan = anstyle::AnsiColor::Cyan.on_default().bold();
+        let _ = writeln!(err, "{cyan}hint:{cyan:#} {hint}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,75 @@
+//! Helpers shared by the integration tests: running the real binary, making fixtures with real
+//! tools, validating reports against the published schema.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repro() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_repro"));
+    c.env("NO_COLOR", "1");
+    c
+}
+
+/// Runs `repro ARGS`, returning (exit code, stdout, stderr).
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out: Output = repro().args(args).output().expect("running the repro binary");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs a shell command line in `dir`, panicking with its output on failure.
+pub fn sh(dir: &Path, script: &str) {
+    let out = Command::new("sh")
+        .arg("-ec")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .expect("running sh");
+    assert!(
+        out.status.success(),
+        "`{script}` failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Validates a JSON report against a schema under `docs/schema/`, panicking with every error.
+pub fn assert_valid(schema_file: &str, report: &serde_json::Value) {
+    let schema_path = repo_root().join("docs/schema").join(schema_file);
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&schema_path).expect("reading the schema"))
+            .expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report does not match {schema_file}:\n{}",
+        errors.join("\n")
+    );
+}
+
+/// Collects the names of every node of a report's difference tree.
+pub fn node_names(node: &serde_json::Value, out: &mut Vec<String>) {
+    if let Some(name) = node.get("name").and_then(|n| n.as_str()) {
+        out.push(name.to_string());
+    }
+    for child in node
+        .get("children")
+        .and_then(|c| c.as_array())
+        .into_iter()
+        .flatten()
+    {
+        node_names(child, out);
+    }
+}
