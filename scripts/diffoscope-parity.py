@@ -126,6 +126,8 @@ def diffoscope_members(doc):
 def repro_root(doc):
     if isinstance(doc, dict) and isinstance(doc.get("root"), dict):
         return doc["root"]
+    if isinstance(doc, dict) and "root" in doc and doc["root"] is None:
+        return {"name": "", "children": []}  # repro found the inputs identical
     if isinstance(doc, dict) and "name" in doc:
         return doc
     raise ValueError('repro JSON: no "root" node')
@@ -314,6 +316,11 @@ class SelfTest(unittest.TestCase):
     def test_empty_repro_tree_when_diffoscope_differs(self):
         r = check({"source1": "a", "source2": "b", "unified_diff": "@@"}, {"root": {"name": "a", "status": "changed"}})
         self.assertTrue(r["no_difference"])
+
+    def test_null_root_means_no_difference(self):
+        r = check(self.DIO, {"root": None, "verdict": "identical"})
+        self.assertTrue(r["no_difference"])
+        self.assertEqual(len(r["missing"]), 4)
 
     def test_content_suffix_stream_and_plain_root(self):
         dio = {"source1": "x/p.tgz", "details": [{"source1": "p.tgz-content", "details": [{"source1": "m"}]}]}
