@@ -73,3 +73,21 @@ pub fn node_names(node: &serde_json::Value, out: &mut Vec<String>) {
         node_names(child, out);
     }
 }
+
+/// The ID of one of our builder images, by name (until image management lands: the newest
+/// `repro/NAME` image the engine has).
+pub async fn builder_image(d: &bollard::Docker, name: &str) -> String {
+    let images = d
+        .list_images(Some(bollard::query_parameters::ListImagesOptions::default()))
+        .await
+        .expect("listing images");
+    images
+        .into_iter()
+        .find(|i| {
+            i.repo_tags
+                .iter()
+                .any(|t| t.starts_with(&format!("repro/{name}:")))
+        })
+        .map(|i| i.id)
+        .unwrap_or_else(|| panic!("no repro/{name} image: run `repro image build {name}`"))
+}
