@@ -73,7 +73,8 @@ impl Archive {
     /// central directory, when it lists more than `max_entries` entries, or when entries
     /// overlap each other (the construction of overlapping-entry zip bombs).
     pub fn open(blob: Blob, max_entries: u64) -> Result<Archive, CompareError> {
-        let handle = Handle::new(Cursor::new(blob.clone())).map_err(|e| CompareError::malformed("zip", e))?;
+        let handle = contained(|| Handle::new(Cursor::new(blob.clone())).map_err(|e| e.to_string()))
+            .map_err(|e| CompareError::malformed("zip", e))?;
         if handle.len() as u64 > max_entries {
             return Err(CompareError::Budget(format!(
                 "more than {max_entries} entries in one archive"
@@ -180,18 +181,27 @@ impl Archive {
     /// Decompresses entry `e` with handle `h`, failing past `limit` bytes (the crate also fails
     /// past the declared size and on a CRC mismatch).
     pub fn decompress(h: &mut Handle, e: &Entry, limit: u64) -> Result<Vec<u8>, String> {
-        let mut file = h.by_index(e.index).map_err(|err| err.to_string())?;
-        // The declared size is only a hint: never let it reserve much memory up front.
-        let mut out = Vec::with_capacity(e.size.min(limit).min(1 << 24) as usize);
-        (&mut file)
-            .take(limit.saturating_add(1))
-            .read_to_end(&mut out)
-            .map_err(|err| err.to_string())?;
-        if out.len() as u64 > limit {
-            return Err(format!("expands past the limit of {limit} bytes"));
-        }
-        Ok(out)
+        contained(|| {
+            let mut file = h.by_index(e.index).map_err(|err| err.to_string())?;
+            // The declared size is only a hint: never let it reserve much memory up front.
+            let mut out = Vec::with_capacity(e.size.min(limit).min(1 << 24) as usize);
+            (&mut file)
+                .take(limit.saturating_add(1))
+                .read_to_end(&mut out)
+                .map_err(|err| err.to_string())?;
+            if out.len() as u64 > limit {
+                return Err(format!("expands past the limit of {limit} bytes"));
+            }
+            Ok(out)
+        })
     }
+}
+
+/// Runs a call into the `zip` crate or its decompressors, turning a panic there (a bug
+/// triggered by hostile input) into an error, so one bad archive cannot end the comparison.
+fn contained<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err("the zip reader panicked on this input".into()))
 }
 
 /// Fails when two entries' local headers and data overlap, or run into the central directory:

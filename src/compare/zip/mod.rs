@@ -129,6 +129,9 @@ fn entries(cx: &Context<'_>, za: &Archive, zb: &Archive, node: &mut Node) -> Res
         node.changes.push(change);
     }
 
+    // Each worker decompresses a pair and hands it to `Context::compare` at once (rather than
+    // collecting pairs for `compare_many`), so at most one decompressed pair per worker is
+    // held in memory, however many entries differ.
     let options = cx.options();
     let budgets = (
         Budget::new(options.max_expanded_bytes),
