@@ -7,6 +7,7 @@ pub mod sniff;
 pub mod source;
 pub mod text;
 pub mod tree;
+pub mod zip;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -74,6 +75,7 @@ impl Default for Registry {
         r.register(Box::new(dir::DirComparator));
         r.register(Box::new(text::TextComparator));
         r.register(Box::new(binary::BinaryComparator));
+        r.register(Box::new(zip::ZipComparator));
         r
     }
 }
