@@ -609,12 +609,10 @@ fn many_tiny_entries() {
     let r = root(&c);
     assert_eq!(names(r), ["last"]);
     assert_eq!(r.identical_members, 99_999);
-    let bound = if cfg!(debug_assertions) { 20.0 } else { 2.0 };
-    assert!(elapsed.as_secs_f64() < bound, "{elapsed:?}");
 }
 
-/// The benchmark jar: 5,000 entries, every timestamp differs, one class differs. Run with
-/// `cargo test --release --test zip bench -- --nocapture` to see the time.
+/// The benchmark jar's shape: 5,000 entries, every timestamp differs, one class differs. Speed
+/// is measured by scripts/bench-diff.sh, not here; `--nocapture` shows the time.
 #[test]
 fn bench_jar_every_timestamp_differs() {
     let dir = gen_case("bench", Some("5000"));
@@ -638,9 +636,6 @@ fn bench_jar_every_timestamp_differs() {
             .iter()
             .any(|c| matches!(c, Change::Bytes { .. }))
     );
-    if !cfg!(debug_assertions) {
-        assert!(elapsed.as_secs_f64() < 0.6, "{elapsed:?}");
-    }
 }
 
 mod hostile_bytes {
