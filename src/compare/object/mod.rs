@@ -41,10 +41,8 @@ fn compare_with(
     compare: CompareBytes,
 ) -> Result<(), CompareError> {
     let limit = cx.options().max_member_bytes;
-    let (x, y): (Blob, Blob) = {
-        let (x, y) = rayon::join(|| a.blob(limit), || b.blob(limit));
-        (x?, y?)
-    };
+    let (x, y) = rayon::join(|| a.blob(limit), || b.blob(limit));
+    let (x, y): (Blob, Blob) = (x?, y?);
     guarded(format, || compare(cx, &x, &y, node))
 }
 
