@@ -3,6 +3,7 @@
 
 pub mod binary;
 pub mod dir;
+pub mod object;
 pub mod sniff;
 pub mod source;
 pub mod text;
@@ -76,6 +77,7 @@ impl Default for Registry {
         r.register(Box::new(text::TextComparator));
         r.register(Box::new(binary::BinaryComparator));
         r.register(Box::new(zip::ZipComparator));
+        object::register(&mut r);
         r
     }
 }
