@@ -53,6 +53,21 @@ impl From<SourceError> for CompareError {
     }
 }
 
+/// Runs a call into a third-party parser, turning a panic there into an error carrying the
+/// panic message, so one hostile input cannot end the comparison. Parsers have panicked on
+/// hostile headers before (goblin #283, #450, #459, #481); we validate counts and offsets
+/// first, so this is the last resort. The default panic hook still prints the panic on
+/// stderr: a visible trace of a parser bug is what we want.
+pub fn contain<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into())
+    })
+}
+
 /// A structural comparator for one or more formats. Comparators never print: they fill in the
 /// node they are given (changes and children) and send members back through `Context::compare`.
 pub trait Comparator: Send + Sync {

@@ -9,8 +9,6 @@ mod sections;
 mod strings;
 mod symbols;
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 pub use elf::ElfComparator;
 pub use macho::MachOComparator;
 pub use pe::PeComparator;
@@ -46,25 +44,10 @@ fn compare_with(
     guarded(format, || compare(cx, &x, &y, node))
 }
 
-/// Runs `f`, turning a panic into a malformed-input error.
-///
-/// goblin has panicked on hostile headers in the past (arithmetic overflow in debug builds,
-/// unchecked slicing: m4b/goblin#283, #450, #459, #481), and a panic in one comparator must not
-/// take the whole comparison down. We validate counts and offsets before asking goblin, so this
-/// is the last resort; the default panic hook still reports the panic on stderr, which is the
-/// visible trace we want for a parser bug.
+/// Runs `f`, turning a panic in the parser into a malformed-input error (see `contain`).
 fn guarded<T>(format: &'static str, f: impl FnOnce() -> Result<T, CompareError>) -> Result<T, CompareError> {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(r) => r,
-        Err(payload) => {
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(CompareError::malformed(format, format!("parser panicked: {msg}")))
-        }
-    }
+    super::contain(f)
+        .unwrap_or_else(|msg| Err(CompareError::malformed(format, format!("parser panicked: {msg}"))))
 }
 
 /// Named scalar values of one side (header fields, load commands), in display order.

@@ -198,10 +198,10 @@ impl Archive {
 }
 
 /// Runs a call into the `zip` crate or its decompressors, turning a panic there (a bug
-/// triggered by hostile input) into an error, so one bad archive cannot end the comparison.
+/// triggered by hostile input) into an error (see `compare::contain`).
 fn contained<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-        .unwrap_or_else(|_| Err("the zip reader panicked on this input".into()))
+    crate::compare::contain(f)
+        .unwrap_or_else(|msg| Err(format!("the zip reader panicked on this input: {msg}")))
 }
 
 /// Fails when two entries' local headers and data overlap, or run into the central directory:
