@@ -2,3 +2,4 @@
 //! structurally, explains the differences and signs the verdict.
 
 pub mod compare;
+pub mod runner;
