@@ -3,3 +3,8 @@
 
 pub mod compare;
 pub mod runner;
+
+// Temporary, until the CLI module (src/cli/mod.rs) lands from its own branch.
+pub mod cli {
+    pub mod image;
+}
