@@ -376,6 +376,7 @@ pub fn read_archive(path: &Path) -> Result<ArchiveInfo, String> {
             .get(name)
             .ok_or_else(|| format!("no {name} (or it is too large)"))
     };
+    // Indexing a `Value` yields `Null` for a missing key or a wrong type; it never panics.
     let index: Value = serde_json::from_slice(get("index.json")?).map_err(|e| format!("index.json: {e}"))?;
     let [descriptor] = index["manifests"]
         .as_array()
