@@ -2,6 +2,7 @@
 //! (stdout for data and reports, stderr for people). `error:` then `hint:` on failure.
 
 pub mod diff;
+pub mod image;
 
 pub use crate::units::{parse_duration, parse_size};
 
@@ -42,6 +43,8 @@ pub enum Color {
 pub enum Command {
     /// Compare two files or directories structurally, by format, all the way down.
     Diff(diff::DiffArgs),
+    /// Build, list, export and import the pinned builder images.
+    Image(image::ImageArgs),
 }
 
 /// A user-facing failure: what went wrong, and what to do about it.
@@ -90,6 +93,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     };
     match cli.command {
         Command::Diff(args) => diff::run(args, &out),
+        Command::Image(args) => image::run(args),
     }
 }
 

@@ -1,5 +1,6 @@
-//! Runners: where builds execute. The Docker backend talks to the engine through bollard; a
-//! local backend runs plain processes and is labelled unisolated in every report.
+//! Runners: where builds execute. The pinned builder images (`image`), the Docker backend
+//! (`docker`, through bollard) and what a run's container is given (`workspace`).
 
 pub mod docker;
+pub mod image;
 pub mod workspace;
