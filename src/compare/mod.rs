@@ -2,9 +2,11 @@
 //! that sniffs formats, recurses through containers, enforces budgets and falls back visibly.
 
 pub mod binary;
+pub mod compressed;
 pub mod dir;
 pub mod sniff;
 pub mod source;
+pub mod tar;
 pub mod text;
 pub mod tree;
 
@@ -74,6 +76,8 @@ impl Default for Registry {
         r.register(Box::new(dir::DirComparator));
         r.register(Box::new(text::TextComparator));
         r.register(Box::new(binary::BinaryComparator));
+        r.register(Box::new(tar::TarComparator));
+        r.register(Box::new(compressed::CompressedComparator));
         r
     }
 }
