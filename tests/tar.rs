@@ -437,7 +437,8 @@ fn multi_member_gzip_and_multi_frame_zstd_are_counted() {
         "printf 'one\\n' > p1; printf 'two\\n' > p2; cat p1 p2 > whole
          gzip -n -c whole > a.gz; (gzip -n -c p1; gzip -n -c p2) > b.gz
          zstd -q -c whole > a.zst; (zstd -q -c p1; zstd -q -c p2) > b.zst
-         xz -c whole > a.xz; (xz -c p1; xz -c p2) > b.xz",
+         xz -c whole > a.xz; (xz -c p1; xz -c p2) > b.xz
+         xz --block-size=2 -c whole > c.xz",
     );
     let c = pair(&d, "a.gz", "b.gz");
     let r = root(&c);
@@ -447,6 +448,8 @@ fn multi_member_gzip_and_multi_frame_zstd_are_counted() {
     assert_field(root(&c), "zstd.frames", "1", "2");
     let c = pair(&d, "a.xz", "b.xz");
     assert_field(root(&c), "xz.streams", "1", "2");
+    let c = pair(&d, "a.xz", "c.xz");
+    assert_field(root(&c), "xz.blocks", "1", "4");
 }
 
 #[test]
@@ -455,12 +458,51 @@ fn trailing_data_after_the_last_gzip_member_is_counted() {
     sh(
         d.path(),
         "printf 'same\\n' > f; gzip -n -c f > a.gz
-         (gzip -n -c f; head -c 512 /dev/zero) > b.gz",
+         (gzip -n -c f; head -c 512 /dev/zero) > b.gz
+         printf 'other\\n' > f; (gzip -n -c f; head -c 512 /dev/zero) > c.gz",
     );
     let c = pair(&d, "a.gz", "b.gz");
     let r = root(&c);
     assert_eq!(field(r, "gzip.trailing-bytes"), Some((None, Some("512".into()))));
     assert!(r.children.is_empty(), "{r:#?}");
+    // gzip -d ignores the padding, and so does the comparison of the contents.
+    let c = pair(&d, "a.gz", "c.gz");
+    assert!(has_text_diff(node(root(&c), "a vs c"), "+other"), "{:#?}", c.root);
+}
+
+#[test]
+fn changed_members_are_read_in_batches_and_large_ones_by_digest() {
+    let d = tempfile::tempdir().unwrap();
+    python(
+        d.path(),
+        r#"
+import tarfile, io
+for name, tag in (("a.tar", b"a"), ("b.tar", b"b")):
+    with tarfile.open(name, "w", format=tarfile.GNU_FORMAT) as t:
+        for i, size in enumerate((2000, 2000, 2000, 9000)):
+            data = (b"x" * 99 + b"\n") * (size // 100 - 1) + tag * 99 + b"\n"
+            ti = tarfile.TarInfo(f"m{i}.txt"); ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+"#,
+    );
+    let opts = Options {
+        max_member_bytes: 5000,
+        ..Options::default()
+    };
+    let c = compare_with(opts, &d.path().join("a.tar"), &d.path().join("b.tar"));
+    let r = root(&c);
+    for m in ["m0.txt", "m1.txt", "m2.txt"] {
+        assert!(has_text_diff(node(r, m), "+bbbb"), "{m}: {r:#?}");
+    }
+    let big = node(r, "m3.txt");
+    assert!(
+        big.changes
+            .iter()
+            .any(|c| matches!(c, Change::Note { text } if text.contains("by digest only"))),
+        "{big:#?}"
+    );
+    let s = big.sha256.as_ref().unwrap();
+    assert_ne!(s.a, s.b);
 }
 
 fn tar_gz_pair(d: &Path) -> (PathBuf, PathBuf) {

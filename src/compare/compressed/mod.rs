@@ -48,8 +48,10 @@ impl Comparator for CompressedComparator {
         };
         let (mut fa, mut fb) = (header::fields(codec, &ha), header::fields(codec, &hb));
         let (da, db) = rayon::join(|| decode(cx, codec, a), || decode(cx, codec, b));
-        for (d, f, s) in [(&da, &mut fa, a), (&db, &mut fb, b)] {
-            add_stream_fields(codec, d.as_ref().ok(), s, f);
+        // Counts from a stream that failed to decode would be partial: leave them out.
+        if let (Ok(x), Ok(y)) = (&da, &db) {
+            add_stream_fields(codec, x, a, &mut fa);
+            add_stream_fields(codec, y, b, &mut fb);
         }
         diff_fields(&fa, &fb, &mut node.changes);
         let (da, db) = match (da, db) {
@@ -57,13 +59,10 @@ impl Comparator for CompressedComparator {
             (x, y) => {
                 // Keep the header fields, say why the content was not compared, and show where
                 // the compressed bytes differ.
-                let mut reasons = Vec::new();
-                for (side, r) in [("a", x), ("b", y)] {
-                    if let Err(e) = r {
-                        node.changes.push(Change::note(format!("{side}: {e}")));
-                        reasons.push(format!("{side}: {e}"));
-                    }
-                }
+                let reasons: Vec<String> = [("a", x), ("b", y)]
+                    .into_iter()
+                    .filter_map(|(side, r)| r.err().map(|e| format!("{side}: {e}")))
+                    .collect();
                 node.fallback = Some(Fallback {
                     from: codec.name().into(),
                     to: "binary".into(),
@@ -85,14 +84,29 @@ impl Comparator for CompressedComparator {
             return Ok(());
         }
         let name = inner_name(&node.name, header::gzip_name(&fa).or(header::gzip_name(&fb)));
+        let limit = cx.options().max_member_bytes;
         let child = cx.compare(
             &name,
-            &Source::decoded(codec, a.clone()),
-            &Source::decoded(codec, b.clone()),
+            &content(codec, a, da.trailing, limit),
+            &content(codec, b, db.trailing, limit),
         );
         node.push_child(child);
         Ok(())
     }
+}
+
+/// The decoded content of `src`. The shared gzip decoder fails on data after the last member,
+/// where `gzip -d` ignores it (tools pad archives with zeros): such trailing bytes are cut off
+/// first, from a copy in memory.
+fn content(codec: Codec, src: &Source, trailing: u64, limit: u64) -> Source {
+    if trailing > 0
+        && let Ok(blob) = src.blob(limit)
+        && let Some(keep) = (blob.len() as u64).checked_sub(trailing)
+        && let Some(body) = usize::try_from(keep).ok().and_then(|k| blob.get(..k))
+    {
+        return Source::decoded(codec, Source::memory(body.to_vec()));
+    }
+    Source::decoded(codec, src.clone())
 }
 
 /// What decoding one side found.
@@ -107,14 +121,12 @@ struct Decoded {
 }
 
 /// Fields that need the whole stream: member/frame/block counts, trailing data.
-fn add_stream_fields(codec: Codec, d: Option<&Decoded>, src: &Source, f: &mut Fields) {
+fn add_stream_fields(codec: Codec, d: &Decoded, src: &Source, f: &mut Fields) {
     match codec {
         Codec::Gzip => {
-            if let Some(d) = d {
-                f.extend(d.members.map(|m| ("gzip.members", m.to_string())));
-                if d.trailing > 0 {
-                    f.push(("gzip.trailing-bytes", d.trailing.to_string()));
-                }
+            f.extend(d.members.map(|m| ("gzip.members", m.to_string())));
+            if d.trailing > 0 {
+                f.push(("gzip.trailing-bytes", d.trailing.to_string()));
             }
         }
         Codec::Xz => {

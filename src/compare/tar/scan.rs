@@ -27,6 +27,8 @@ const CHUNK: usize = 256 << 10;
 const MAX_VALUE_CHARS: usize = 256;
 /// Members between two checks of the time budget.
 const TIME_CHECK_EVERY: usize = 256;
+/// Decoded bytes between two checks of the time budget.
+const TIME_CHECK_BYTES: u64 = 64 << 20;
 
 /// A number from a header field, or the raw field when it does not parse.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,12 +171,15 @@ fn show_time(v: u64) -> String {
 enum Stop {
     Expanded(u64),
     Extension,
+    /// The time budget ran out in the middle of a large member.
+    Time(String),
 }
 
 impl std::fmt::Display for Stop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Stop::Expanded(limit) => write!(f, "more than {limit} bytes decoded (expansion limit)"),
+            Stop::Time(msg) => f.write_str(msg),
             Stop::Extension => write!(
                 f,
                 "an extension header (long name, PAX records or sparse map) is larger than {EXTENSION_ALLOWANCE} bytes"
@@ -188,26 +193,35 @@ impl std::error::Error for Stop {}
 /// Maps an error from the tar crate (or the readers below it) to a comparison error.
 pub fn tar_error(e: io::Error) -> CompareError {
     match e.get_ref().and_then(|i| i.downcast_ref::<Stop>()) {
-        Some(s @ Stop::Expanded(_)) => CompareError::Budget(s.to_string()),
+        Some(s @ (Stop::Expanded(_) | Stop::Time(_))) => CompareError::Budget(s.to_string()),
         Some(s @ Stop::Extension) => CompareError::malformed("tar", s),
         None => CompareError::malformed("tar", e),
     }
 }
 
 /// Counts (and optionally hashes) every decoded byte, failing past the expansion budget.
-struct Hashing<R> {
+/// Also checks the time budget every `TIME_CHECK_BYTES`, as one member can be huge.
+struct Hashing<'c, 'e, R> {
     inner: R,
     hasher: Option<Sha256>,
     count: u64,
     limit: u64,
+    cx: &'c Context<'e>,
+    next_time_check: u64,
 }
 
-impl<R: Read> Read for Hashing<R> {
+impl<R: Read> Read for Hashing<'_, '_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.count = self.count.saturating_add(n as u64);
         if self.count > self.limit {
             return Err(io::Error::other(Stop::Expanded(self.limit)));
+        }
+        if self.count >= self.next_time_check {
+            self.next_time_check = self.count.saturating_add(TIME_CHECK_BYTES);
+            if let Err(e) = self.cx.check_time() {
+                return Err(io::Error::other(Stop::Time(e.to_string())));
+            }
         }
         if let (Some(h), Some(bytes)) = (self.hasher.as_mut(), buf.get(..n)) {
             h.update(bytes);
@@ -269,6 +283,8 @@ fn walk(cx: &Context<'_>, src: &Source, hash: bool, v: &mut impl Visitor) -> Res
         hasher: hash.then(Sha256::new),
         count: 0,
         limit: opts.max_expanded_bytes,
+        cx,
+        next_time_check: TIME_CHECK_BYTES,
     };
     let reader = Ceiling {
         inner: BufReader::with_capacity(READ_BUF, hashing),
