@@ -256,6 +256,16 @@ fn varint(b: &[u8], pos: &mut usize) -> Option<u64> {
 
 const ZSTD_MAGIC: u32 = 0xfd2f_b528;
 
+/// Bytes of the dictionary id, from a zstd frame header descriptor.
+fn dict_id_len(fhd: u8) -> usize {
+    match fhd & 3 {
+        0 => 0,
+        1 => 1,
+        2 => 2,
+        _ => 4,
+    }
+}
+
 /// Fields of the first zstd frame header.
 fn zstd(h: &[u8]) -> Fields {
     let Some(fhd) = h.get(4).copied() else {
@@ -271,7 +281,7 @@ fn zstd(h: &[u8]) -> Fields {
         pos += 1;
         wd
     };
-    let dict_len = [0usize, 1, 2, 4][usize::from(fhd & 3)];
+    let dict_len = dict_id_len(fhd);
     let dict = match dict_len {
         0 => Some(0),
         1 => h.get(pos).map(|&b| u64::from(b)),
@@ -337,10 +347,10 @@ pub fn zstd_frames(r: impl Read) -> io::Result<(u64, u64)> {
         }
         let mut fhd = [0u8; 1];
         read_exact(&mut r, &mut fhd)?;
-        let fhd = fhd[0];
+        let [fhd] = fhd;
         let single = fhd & 0x20 != 0;
         let window = u64::from(!single);
-        let dict = [0u64, 1, 2, 4][usize::from(fhd & 3)];
+        let dict = dict_id_len(fhd) as u64;
         let fcs = match fhd >> 6 {
             0 => u64::from(single),
             1 => 2,
@@ -351,7 +361,8 @@ pub fn zstd_frames(r: impl Read) -> io::Result<(u64, u64)> {
         loop {
             let mut bh = [0u8; 3];
             read_exact(&mut r, &mut bh)?;
-            let v = u32::from(bh[0]) | u32::from(bh[1]) << 8 | u32::from(bh[2]) << 16;
+            let [b0, b1, b2] = bh;
+            let v = u32::from(b0) | u32::from(b1) << 8 | u32::from(b2) << 16;
             let size = match (v >> 1) & 3 {
                 1 => 1,
                 3 => return Err(io::Error::other("reserved zstd block type")),
