@@ -11,8 +11,6 @@ use super::binary::BinaryComparator;
 use super::{Change, Comparator, CompareError, Context, Format, Node, Pair, Sides, Source, Status};
 use scan::{Member, Scan};
 
-pub use scan::EXTENSION_ALLOWANCE;
-
 pub struct TarComparator;
 
 impl Comparator for TarComparator {
@@ -35,7 +33,7 @@ impl Comparator for TarComparator {
         }
         node.field_if_differs("tar-format", sa.formats.join("+"), sb.formats.join("+"));
         let m = Matched::new(cx, &sa, &sb);
-        if let Some(c) = m.order_change(&sa, &sb, cx.options().max_diff_lines) {
+        if let Some(c) = m.order_change(&sa, cx.options().max_diff_lines) {
             node.changes.push(c);
         }
         report_members(cx, a, b, &sa, &sb, &m, node)?;
@@ -148,7 +146,7 @@ impl Matched {
 
     /// The order of the common members, when it differs: from the first difference on, at
     /// most `max` names per side.
-    fn order_change(&self, sa: &Scan, _sb: &Scan, max: usize) -> Option<Change> {
+    fn order_change(&self, sa: &Scan, max: usize) -> Option<Change> {
         let mut by_b = self.common.clone();
         by_b.sort_unstable_by_key(|&(_, j)| j);
         let first = self.common.iter().zip(&by_b).position(|(x, y)| x != y)?;
