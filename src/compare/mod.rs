@@ -2,10 +2,12 @@
 //! that sniffs formats, recurses through containers, enforces budgets and falls back visibly.
 
 pub mod binary;
+pub mod compressed;
 pub mod dir;
 pub mod object;
 pub mod sniff;
 pub mod source;
+pub mod tar;
 pub mod text;
 pub mod tree;
 pub mod zip;
@@ -93,6 +95,8 @@ impl Default for Registry {
         r.register(Box::new(binary::BinaryComparator));
         r.register(Box::new(zip::ZipComparator));
         object::register(&mut r);
+        r.register(Box::new(tar::TarComparator));
+        r.register(Box::new(compressed::CompressedComparator));
         r
     }
 }
@@ -555,7 +559,8 @@ fn run_fallback(
 /// structural comparison that found nothing is followed by a byte comparison.
 fn finish(cx: &Context<'_>, a: &Source, b: &Source, mut node: Node) -> Option<Node> {
     if node.sha256.is_none() {
-        let (x, y) = rayon::join(|| a.sha256(), || b.sha256());
+        let limit = cx.options().max_expanded_bytes;
+        let (x, y) = rayon::join(|| a.sha256_limited(limit), || b.sha256_limited(limit));
         if let (Ok(x), Ok(y)) = (x, y) {
             node.sha256 = Some(Sides::new(x, y));
         }

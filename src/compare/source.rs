@@ -183,10 +183,17 @@ impl Source {
 
     /// sha256 of the content, lowercase hex, streaming.
     pub fn sha256(&self) -> io::Result<String> {
+        self.sha256_limited(u64::MAX)
+    }
+
+    /// sha256 of the content, failing (as `InvalidData`) past `limit` bytes: decoded streams
+    /// can expand without bound.
+    pub fn sha256_limited(&self, limit: u64) -> io::Result<String> {
         if let Source::Memory(b) = self {
             return Ok(sha256_hex(b));
         }
-        let mut r = self.open()?;
+        let mut r = self.open()?.take(limit.saturating_add(1));
+        let mut total = 0u64;
         let mut h = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
         loop {
@@ -196,6 +203,13 @@ impl Source {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
+            total += n as u64;
+            if total > limit {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("larger than the limit of {limit} bytes"),
+                ));
+            }
             h.update(&buf[..n]);
         }
         Ok(hex::encode(h.finalize()))
