@@ -1,8 +1,10 @@
 //! The command line: parses arguments into options, dispatches to a command, and prints
 //! (stdout for data and reports, stderr for people). `error:` then `hint:` on failure.
 
+pub mod check;
 pub mod diff;
 pub mod image;
+pub mod progress;
 
 pub use crate::units::{parse_duration, parse_size};
 
@@ -41,6 +43,9 @@ pub enum Color {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build a project twice (or N times) with variations, and say whether the outputs are the
+    /// same bytes.
+    Check(check::CheckArgs),
     /// Compare two files or directories structurally, by format, all the way down.
     Diff(diff::DiffArgs),
     /// Build, list, export and import the pinned builder images.
@@ -92,8 +97,25 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         verbose: cli.verbose,
     };
     match cli.command {
+        Command::Check(args) => check::run(args, &out),
         Command::Diff(args) => diff::run(args, &out),
         Command::Image(args) => image::run(args),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
     }
 }
 

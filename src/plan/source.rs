@@ -76,8 +76,18 @@ pub fn list_source(root: &Path) -> Result<Vec<SourceEntry>, SourceError> {
         .collect())
 }
 
+/// Whether `root` is inside a git work tree (its own, or a repository it is a folder of).
+fn in_git_work_tree(root: &Path) -> bool {
+    Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["rev-parse", "--is-inside-work-tree"])
+        .output()
+        .is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"true"))
+}
+
 fn git_files(root: &Path) -> Option<Vec<PathBuf>> {
-    if !root.join(".git").exists() {
+    if !in_git_work_tree(root) {
         return None;
     }
     let out = Command::new("git")
@@ -193,17 +203,28 @@ pub enum EpochOrigin {
     NewestMtime,
 }
 
+impl std::fmt::Display for EpochOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EpochOrigin::Given => "given",
+            EpochOrigin::GitCommit => "from the last commit",
+            EpochOrigin::NewestMtime => "from the newest file mtime",
+        })
+    }
+}
+
 /// `SOURCE_DATE_EPOCH`: the given value wins, else the last commit time, else the newest
 /// source mtime.
 pub fn source_date_epoch(root: &Path, given: Option<i64>) -> Result<(i64, EpochOrigin), SourceError> {
     if let Some(v) = given {
         return Ok((v, EpochOrigin::Given));
     }
-    if root.join(".git").exists() {
+    if in_git_work_tree(root) {
+        // The last commit that touched this folder (a project may be a folder of a repository).
         let out = Command::new("git")
             .arg("-C")
             .arg(root)
-            .args(["log", "-1", "--format=%ct"])
+            .args(["log", "-1", "--format=%ct", "--", "."])
             .output();
         if let Ok(out) = out
             && out.status.success()

@@ -1,6 +1,7 @@
 //! The report model and its renderers (text, JSON, Markdown). Only this module and `cli`
 //! print; everything before them returns data.
 
+pub mod check;
 pub mod json;
 pub mod markdown;
 pub mod text;

@@ -20,14 +20,14 @@ const NODES_PER_PARENT: usize = 40;
 const DIFF_LINES: usize = 60;
 const STRINGS_SHOWN: usize = 20;
 
-const RED: Style = AnsiColor::Red.on_default();
-const GREEN: Style = AnsiColor::Green.on_default();
-const BOLD: Style = Style::new().bold();
-const DIM: Style = Style::new().dimmed();
-const CYAN: Style = AnsiColor::Cyan.on_default();
-const YELLOW: Style = AnsiColor::Yellow.on_default();
+pub(crate) const RED: Style = AnsiColor::Red.on_default();
+pub(crate) const GREEN: Style = AnsiColor::Green.on_default();
+pub(crate) const BOLD: Style = Style::new().bold();
+pub(crate) const DIM: Style = Style::new().dimmed();
+pub(crate) const CYAN: Style = AnsiColor::Cyan.on_default();
+pub(crate) const YELLOW: Style = AnsiColor::Yellow.on_default();
 
-fn paint(style: Style, text: &str) -> String {
+pub(crate) fn paint(style: Style, text: &str) -> String {
     format!("{style}{text}{style:#}")
 }
 
@@ -116,7 +116,8 @@ fn field_names(n: &Node) -> Vec<&str> {
         .collect()
 }
 
-fn render_node(out: &mut String, parent: &[&str], node: &Node, opts: TextOptions) {
+/// Renders a difference tree (every differing node by its path below `parent`).
+pub fn render_node(out: &mut String, parent: &[&str], node: &Node, opts: TextOptions) {
     let mut path: Vec<&str> = parent.to_vec();
     path.push(&node.name);
     let mut head = paint(BOLD, &path.join(" ▸ "));

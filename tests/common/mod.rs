@@ -47,7 +47,9 @@ pub fn assert_valid(schema_file: &str, report: &serde_json::Value) {
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&schema_path).expect("reading the schema"))
             .expect("schema is JSON");
-    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    // Schemas refer to each other by $id: serve them from docs/schema/, never the network.
+    let options = jsonschema::options().with_retriever(LocalSchemas);
+    let validator = options.build(&schema).expect("schema compiles");
     let errors: Vec<String> = validator
         .iter_errors(report)
         .map(|e| format!("{} at {}", e, e.instance_path()))
@@ -90,4 +92,18 @@ pub async fn builder_image(d: &bollard::Docker, name: &str) -> String {
         })
         .map(|i| i.id)
         .unwrap_or_else(|| panic!("no repro/{name} image: run `repro image build {name}`"))
+}
+
+/// Resolves `$id`s of repro's schemas to the files of `docs/schema/`.
+struct LocalSchemas;
+
+impl jsonschema::Retrieve for LocalSchemas {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        let name = uri.as_str().rsplit('/').next().unwrap_or_default().to_string();
+        let text = std::fs::read_to_string(repo_root().join("docs/schema").join(&name))?;
+        Ok(serde_json::from_str(&text)?)
+    }
 }

@@ -1,0 +1,124 @@
+//! `repro check [DIR]`: build twice (or N times) with variations and say whether the outputs
+//! are the same bytes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::{Output, UserError, parse_duration};
+use crate::check::{self, CheckError, CheckOptions, Verdict};
+use crate::compare;
+use crate::plan::{Variation, select};
+use crate::report::{self, text::TextOptions};
+use crate::runner::docker;
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The project to check (its repro.toml, or a recipe chosen from what it contains).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// How many builds: A (control), B (varied), then more varied runs with fresh values.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(2..=16))]
+    pub runs: u16,
+    /// Vary only these (comma-separated): time, build-path, file-order, hostname, user, umask,
+    /// locale, timezone, home, num-cpus, environment, exec-path.
+    #[arg(long, value_delimiter = ',', value_name = "VARIATIONS")]
+    pub vary: Vec<Variation>,
+    /// Do not vary these (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "VARIATIONS")]
+    pub no_vary: Vec<Variation>,
+    /// SOURCE_DATE_EPOCH for every run (default: the last commit time, else the newest mtime).
+    #[arg(long, value_name = "SECONDS")]
+    pub source_date_epoch: Option<i64>,
+    /// Builder image: one of ours (default, rust, go) or name@sha256:… (default: the recipe's).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// Accept an image given by tag only (the report then says it was unpinned).
+    #[arg(long)]
+    pub allow_unpinned: bool,
+    /// Allow the network during the build (recorded as non-hermetic).
+    #[arg(long)]
+    pub network: bool,
+    /// Stop a build after this long (e.g. 30m; default: the recipe's or repro.toml's).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// Keep each run's outputs, log and spec in DIR/<run>/.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+    /// Read build recipes from DIR instead of the built-in ones.
+    #[arg(long, value_name = "DIR", env = "REPRO_REBUILDERS")]
+    pub rebuilders: Option<PathBuf>,
+    /// Write the JSON report to FILE, or to stdout with `-` (stdout then carries only JSON).
+    #[arg(long, value_name = "FILE|-")]
+    pub json: Option<String>,
+    /// Leave differences in outputs matching GLOB out (repeatable; also inside archives).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+}
+
+pub fn run(args: CheckArgs, out: &Output) -> anyhow::Result<i32> {
+    let options = CheckOptions {
+        dir: args.dir.clone(),
+        runs: usize::from(args.runs),
+        variations: select(&args.vary, &args.no_vary),
+        source_date_epoch: args.source_date_epoch,
+        image: args.image.clone(),
+        allow_unpinned: args.allow_unpinned,
+        network: args.network,
+        timeout_secs: args.timeout.map(|d| d.as_secs().max(1)),
+        keep: args.keep.clone(),
+        recipes: args.rebuilders.clone(),
+        compare: compare::Options {
+            exclude: args.exclude.clone(),
+            ..compare::Options::default()
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let progress: Arc<dyn crate::runner::image::Progress> = super::progress::for_terminal(out.verbose);
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = check::check(options, progress) => Some(r),
+            _ = super::shutdown_signal() => None,
+        }
+    });
+    let report = match result {
+        None => {
+            // Ctrl-C or SIGTERM: kill and remove our containers before exiting.
+            runtime.block_on(async {
+                if let Ok(d) = docker::connect().await {
+                    docker::remove_live(&d).await;
+                }
+            });
+            runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+            eprintln!("repro: interrupted; build containers removed");
+            return Ok(130);
+        }
+        Some(Err(e)) => return Err(check_error(e)),
+        Some(Ok(r)) => r,
+    };
+    let json_only = args.json.as_deref() == Some("-");
+    if let Some(target) = &args.json {
+        let j = report::check::json(&report);
+        if json_only {
+            out.stdout(&j)?;
+        } else {
+            fs_err::write(target, j)?;
+        }
+    }
+    if !json_only {
+        out.stdout(&report::check::text(
+            &report,
+            TextOptions { verbose: out.verbose },
+        ))?;
+    }
+    Ok(match report.verdict {
+        Verdict::Reproducible => 0,
+        Verdict::NotReproducible => 1,
+    })
+}
+
+fn check_error(e: CheckError) -> anyhow::Error {
+    let hint = e.hint();
+    UserError::new(e.to_string(), hint.as_deref()).into()
+}

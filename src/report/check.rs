@@ -1,0 +1,145 @@
+//! Reports of `repro check`: text (short by default, everything with -v) and JSON.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::text::{BOLD, CYAN, DIM, GREEN, RED, TextOptions, YELLOW, paint, render_node};
+use crate::check::{CheckReport, Verdict};
+
+/// Version of the check report schema (`docs/schema/check-report.v1.json`).
+pub const CHECK_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct Json<'a> {
+    report: &'static str,
+    schema_version: u32,
+    repro_version: &'static str,
+    #[serde(flatten)]
+    check: &'a CheckReport,
+}
+
+pub fn json(r: &CheckReport) -> String {
+    let j = Json {
+        report: "repro-check",
+        schema_version: CHECK_SCHEMA_VERSION,
+        repro_version: env!("CARGO_PKG_VERSION"),
+        check: r,
+    };
+    let mut s = serde_json::to_string_pretty(&j).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+fn short(digest: &Option<String>) -> String {
+    digest
+        .as_deref()
+        .map_or_else(|| "(missing)".to_string(), |d| d.chars().take(12).collect())
+}
+
+pub fn text(r: &CheckReport, opts: TextOptions) -> String {
+    let mut out = String::new();
+    let verdict = match r.verdict {
+        Verdict::Reproducible => paint(GREEN, "reproducible"),
+        Verdict::NotReproducible => paint(RED, "NOT reproducible"),
+    };
+    let _ = writeln!(out, "{} {}: {verdict}", paint(BOLD, "repro check"), r.project);
+    let _ = writeln!(
+        out,
+        "  build: {} ({}) · image {} ({}{}) · {} backend{}",
+        r.build.command.join(" "),
+        r.build.origin,
+        r.image.reference,
+        r.image.image_id.chars().take(19).collect::<String>(),
+        if r.image.pinned { "" } else { ", UNPINNED" },
+        r.backend,
+        if r.isolated { ", isolated" } else { ", UNISOLATED" },
+    );
+    let _ = writeln!(
+        out,
+        "  SOURCE_DATE_EPOCH {} ({}) · network {}",
+        r.source_date_epoch,
+        r.source_date_epoch_origin,
+        if r.hermetic { "off" } else { "ON (not hermetic)" }
+    );
+    let varied: Vec<&str> = r.variations.iter().map(|v| v.name()).collect();
+    let _ = writeln!(
+        out,
+        "  variations: {}",
+        if varied.is_empty() {
+            "none".into()
+        } else {
+            varied.join(", ")
+        }
+    );
+    for run in &r.runs {
+        let status = if run.timed_out {
+            paint(RED, "timed out")
+        } else if run.exit_code == 0 {
+            paint(GREEN, "ok")
+        } else {
+            paint(RED, &format!("exit {}", run.exit_code))
+        };
+        let role = if run.spec.label == "A" {
+            "control"
+        } else {
+            "varied"
+        };
+        let _ = writeln!(
+            out,
+            "  run {:<3} {role:<7} {status}  {:.1}s (repro overhead {:.2}s), {} outputs, build path {}",
+            run.spec.label,
+            run.duration_ms as f64 / 1000.0,
+            run.overhead_ms as f64 / 1000.0,
+            run.outputs,
+            run.spec.build_path
+        );
+    }
+    for note in &r.notes {
+        let _ = writeln!(out, "  {} {note}", paint(YELLOW, "note:"));
+    }
+    for f in &r.build_findings {
+        let _ = writeln!(out, "{} [{}] {}", paint(RED, "finding:"), f.code, f.message);
+    }
+    let same = r.artifacts.iter().filter(|a| a.reproducible).count();
+    let _ = writeln!(
+        out,
+        "\nartifacts: {same} identical in every run, {} differ",
+        r.artifacts.len() - same
+    );
+    for a in &r.artifacts {
+        let mark = if a.reproducible {
+            paint(GREEN, "✓")
+        } else {
+            paint(RED, "✗")
+        };
+        let digests: Vec<String> = a
+            .sha256
+            .iter()
+            .map(|(run, d)| format!("{run} {}", short(d)))
+            .collect();
+        if a.reproducible && !opts.verbose && r.artifacts.len() > 20 {
+            continue;
+        }
+        let _ = writeln!(out, "  {mark} {}  {}", a.path, paint(DIM, &digests.join("  ")));
+        for d in &a.differences {
+            match &d.tree {
+                Some(tree) => {
+                    let mut t = String::new();
+                    render_node(&mut t, &[&format!("run A vs {}", d.run)], tree, opts);
+                    for line in t.lines() {
+                        let _ = writeln!(out, "      {line}");
+                    }
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "      {}",
+                        paint(CYAN, &format!("only in some runs (run {})", d.run))
+                    );
+                }
+            }
+        }
+    }
+    out
+}
