@@ -76,22 +76,14 @@ pub fn node_names(node: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
-/// The ID of one of our builder images, by name (until image management lands: the newest
-/// `repro/NAME` image the engine has).
-pub async fn builder_image(d: &bollard::Docker, name: &str) -> String {
-    let images = d
-        .list_images(Some(bollard::query_parameters::ListImagesOptions::default()))
+/// The engine's ID of one of our builder images, made or loaded as `repro check` would.
+pub async fn builder_image(_d: &bollard::Docker, name: &str) -> String {
+    let silent: std::sync::Arc<dyn repro::runner::image::Progress> =
+        std::sync::Arc::new(repro::runner::image::Silent);
+    repro::runner::image::ensure_image(name, silent)
         .await
-        .expect("listing images");
-    images
-        .into_iter()
-        .find(|i| {
-            i.repo_tags
-                .iter()
-                .any(|t| t.starts_with(&format!("repro/{name}:")))
-        })
-        .map(|i| i.id)
-        .unwrap_or_else(|| panic!("no repro/{name} image: run `repro image build {name}`"))
+        .unwrap_or_else(|e| panic!("builder image {name}: {e}"))
+        .image_id
 }
 
 /// Resolves `$id`s of repro's schemas to the files of `docs/schema/`.
