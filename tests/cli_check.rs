@@ -156,3 +156,14 @@ fn ctrl_c_removes_the_containers_and_exits_quickly() {
     assert_eq!(status.code(), Some(130));
     assert_eq!(containers_of(pid), 0, "containers left behind");
 }
+
+#[test]
+fn verbose_streams_every_runs_log() {
+    let d = project("mkdir -p out; echo log-line-from-the-build; echo x > out/x\n");
+    let (code, _, err) = check(d.path(), &["-v"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("[A] log-line-from-the-build") && err.contains("[B] log-line-from-the-build"),
+        "{err}"
+    );
+}

@@ -37,6 +37,8 @@ pub struct CheckOptions {
     pub recipes: Option<PathBuf>,
     /// Budgets and exclusions for comparing differing outputs.
     pub compare: compare::Options,
+    /// Receives every build log line as (run label, line), for `-v`.
+    pub log_lines: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -278,6 +280,7 @@ pub async fn check(opts: CheckOptions, progress: Arc<dyn Progress>) -> Result<Ch
             semaphore.clone(),
         );
         let progress = progress.clone();
+        let log_lines = opts.log_lines.clone();
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await;
             progress.message(&format!("run {}: building", spec.label));
@@ -290,7 +293,7 @@ pub async fn check(opts: CheckOptions, progress: Arc<dyn Progress>) -> Result<Ch
                     output_globs: &globs,
                     check_id: &check_id,
                     work: &run_dir,
-                    log_lines: None,
+                    log_lines,
                 },
             )
             .await;

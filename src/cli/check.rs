@@ -73,8 +73,20 @@ pub fn run(args: CheckArgs, out: &Output) -> anyhow::Result<i32> {
             exclude: args.exclude.clone(),
             ..compare::Options::default()
         },
+        log_lines: None,
     };
+    let mut options = options;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    if out.verbose {
+        // -v: every run's build log, live, on stderr.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
+        options.log_lines = Some(tx);
+        runtime.spawn(async move {
+            while let Some((run, line)) = rx.recv().await {
+                eprintln!("[{run}] {line}");
+            }
+        });
+    }
     let progress: Arc<dyn crate::runner::image::Progress> = super::progress::for_terminal(out.verbose);
     let result = runtime.block_on(async {
         tokio::select! {

@@ -158,8 +158,8 @@ pub struct RunRequest<'a> {
     pub check_id: &'a str,
     /// A directory of this run's own (upload archive, log, outputs archive).
     pub work: &'a Path,
-    /// Live log lines, when the user asked to see them.
-    pub log_lines: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    /// Live log lines (run label, line), when the user asked to see them.
+    pub log_lines: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
 }
 
 /// What a run did.
@@ -346,7 +346,12 @@ async fn run_in(docker: &Docker, id: &str, req: &RunRequest<'_>) -> Result<RunRe
         .map_err(DockerError::engine("start the build container"))?;
     let build_started = Instant::now();
     let log_path = req.work.join("build.log");
-    let logs = stream_logs(docker, id, &log_path, req.log_lines.clone());
+    let logs = stream_logs(
+        docker,
+        id,
+        &log_path,
+        req.log_lines.clone().map(|tx| (spec.label.clone(), tx)),
+    );
     let wait = async {
         let mut s = docker.wait_container(
             id,
@@ -434,7 +439,7 @@ fn stream_logs(
     docker: &Docker,
     id: &str,
     log_path: &Path,
-    lines: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    lines: Option<(String, tokio::sync::mpsc::UnboundedSender<(String, String)>)>,
 ) -> tokio::task::JoinHandle<Result<Vec<String>, DockerError>> {
     let docker = docker.clone();
     let id = id.to_string();
@@ -462,8 +467,8 @@ fn stream_logs(
             while let Some(pos) = partial.find('\n') {
                 let line: String = partial.drain(..=pos).collect();
                 let line = line.trim_end_matches('\n').to_string();
-                if let Some(tx) = &lines {
-                    let _ = tx.send(line.clone());
+                if let Some((label, tx)) = &lines {
+                    let _ = tx.send((label.clone(), line.clone()));
                 }
                 tail.push_back(line);
                 if tail.len() > LOG_TAIL_LINES {
