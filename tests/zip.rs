@@ -55,16 +55,6 @@ fn names(n: &Node) -> Vec<&str> {
     n.children.iter().map(|c| c.name.as_str()).collect()
 }
 
-fn field_names(n: &Node) -> Vec<&str> {
-    n.changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::Field { field, .. } => Some(field.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
 fn field<'a>(n: &'a Node, name: &str) -> (Option<&'a str>, Option<&'a str>) {
     n.changes
         .iter()
@@ -142,7 +132,7 @@ fn timestamps_only_differ_in_headers() {
     for n in &r.children {
         // Reading a directory can move its atime while zip runs, so the local atime of
         // `sub/` may or may not differ.
-        let fields = field_names(n);
+        let fields = n.field_names();
         assert_eq!(fields[..2], ["dos-mtime", "extra.UT.mtime"], "{}", n.name);
         assert!(
             fields[2..].iter().all(|f| *f == "local-extra.UT.atime"),
@@ -227,7 +217,7 @@ fn a_changed_member_is_diffed_as_text() {
     assert_eq!(names(r), ["a.txt"]);
     let n = child(r, "a.txt");
     assert_eq!(n.format.as_deref(), Some("text"));
-    assert_eq!(field_names(n), ["crc32", "compressed-size", "size"]);
+    assert_eq!(n.field_names(), ["crc32", "compressed-size", "size"]);
     assert!(unified(n).contains("+line 25 changed"), "{}", unified(n));
     assert_eq!(r.identical_members, 2);
 }
@@ -240,7 +230,7 @@ fn a_jar_in_a_zip_is_compared_all_the_way_down() {
     assert_eq!(names(r), ["lib/inner.jar"]);
     let jar = child(r, "lib/inner.jar");
     assert_eq!(jar.format.as_deref(), Some("zip"));
-    assert_eq!(field_names(jar), ["crc32", "compressed-size", "size"]);
+    assert_eq!(jar.field_names(), ["crc32", "compressed-size", "size"]);
     assert_eq!(names(jar), ["com/example/config.txt"]);
     assert_eq!(jar.identical_members, 2);
     let deep = child(jar, "com/example/config.txt");
@@ -254,7 +244,7 @@ fn compression_levels_change_metadata_not_content() {
     let r = root(&c);
     assert_eq!(names(r), ["a.txt", "b/c.txt", "d.bin", "prose.txt"]);
     for n in &r.children {
-        assert_eq!(field_names(n), ["compressed-size"], "{n:#?}");
+        assert_eq!(n.field_names(), ["compressed-size"], "{n:#?}");
         assert!(notes(n).is_empty() && n.children.is_empty(), "{n:#?}");
     }
 }
@@ -284,7 +274,7 @@ fn info_zip_levels_change_flags_and_sizes_only() {
     let r = root(&c);
     assert!(!r.children.is_empty());
     for n in &r.children {
-        for f in field_names(n) {
+        for f in n.field_names() {
             assert!(["flags", "compressed-size"].contains(&f), "{n:#?}");
         }
         assert!(n.children.is_empty(), "{n:#?}");
@@ -428,7 +418,7 @@ fn a_bad_crc_is_reported_on_the_entry() {
     assert_eq!(names(r), ["a.txt"]);
     let n = child(r, "a.txt");
     assert_eq!(notes(n), ["b: could not be decompressed: Invalid checksum"]);
-    assert!(field_names(n).is_empty());
+    assert!(n.field_names().is_empty());
 }
 
 #[test]
@@ -508,7 +498,7 @@ fn a_member_over_the_size_limit_is_not_decompressed() {
             "content not compared: its declared size of 2097152 bytes is over the in-memory limit of 1048576 bytes"
         ]
     );
-    assert_eq!(field_names(n), ["crc32", "compressed-size"]);
+    assert_eq!(n.field_names(), ["crc32", "compressed-size"]);
 }
 
 #[test]
@@ -625,7 +615,7 @@ fn bench_jar_every_timestamp_differs() {
     assert!(
         r.children
             .iter()
-            .all(|n| field_names(n).first() == Some(&"dos-mtime"))
+            .all(|n| n.field_names().first() == Some(&"dos-mtime"))
     );
     let changed: Vec<&Node> = r.children.iter().filter(|n| n.format.is_some()).collect();
     assert_eq!(changed.len(), 1);

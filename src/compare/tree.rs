@@ -178,6 +178,17 @@ impl Node {
         }
     }
 
+    /// Names of the fields that differ at this node, in order.
+    pub fn field_names(&self) -> Vec<&str> {
+        self.changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Field { field, .. } => Some(field.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Number of nodes in this subtree, this one included.
     pub fn count(&self) -> usize {
         1 + self.children.iter().map(Node::count).sum::<usize>()

@@ -106,16 +106,6 @@ fn metadata_only(n: &Node) -> bool {
         && n.changes.iter().all(|c| matches!(c, Change::Field { .. }))
 }
 
-fn field_names(n: &Node) -> Vec<&str> {
-    n.changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::Field { field, .. } => Some(field.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Renders a difference tree (every differing node by its path below `parent`).
 pub fn render_node(out: &mut String, parent: &[&str], node: &Node, opts: TextOptions) {
     let mut path: Vec<&str> = parent.to_vec();
@@ -183,7 +173,7 @@ pub fn render_node(out: &mut String, parent: &[&str], node: &Node, opts: TextOpt
     // Fold metadata-only siblings by the set of fields that differ.
     let mut groups: Vec<(Vec<&str>, Vec<&Node>)> = Vec::new();
     for n in meta {
-        let names = field_names(n);
+        let names = n.field_names();
         match groups.iter_mut().find(|(k, _)| *k == names) {
             Some((_, v)) => v.push(n),
             None => groups.push((names, vec![n])),

@@ -69,19 +69,26 @@ impl DockerError {
 
 /// Where the engine is expected, for messages: `DOCKER_HOST` or the default socket.
 pub fn endpoint() -> String {
-    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+    super::image::docker_host()
 }
 
-/// Connects to the engine named by `DOCKER_HOST` (any form) or the local socket, and settles
-/// on an API version both sides speak.
+/// Connects to the engine named by `DOCKER_HOST` (any form) or the local socket, settles on
+/// an API version both sides speak, and checks that it answers.
 pub async fn connect() -> Result<Docker, DockerError> {
-    let unreachable = |source| DockerError::Unreachable {
+    let docker = super::image::connect().await.map_err(|e| match e {
+        super::image::ImageError::EngineUnreachable { source, .. } => DockerError::Unreachable {
+            endpoint: endpoint(),
+            source,
+        },
+        other => DockerError::Io {
+            context: format!("connecting to the Docker engine at {}", endpoint()),
+            source: std::io::Error::other(other.to_string()),
+        },
+    })?;
+    docker.ping().await.map_err(|source| DockerError::Unreachable {
         endpoint: endpoint(),
         source,
-    };
-    let docker = Docker::connect_with_defaults().map_err(unreachable)?;
-    let docker = docker.negotiate_version().await.map_err(unreachable)?;
-    docker.ping().await.map_err(unreachable)?;
+    })?;
     Ok(docker)
 }
 

@@ -70,16 +70,6 @@ fn assert_field(n: &Node, name: &str, a: &str, b: &str) {
     );
 }
 
-fn fields(n: &Node) -> Vec<&str> {
-    n.changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::Field { field, .. } => Some(field.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
 fn has_text_diff(n: &Node, needle: &str) -> bool {
     n.changes
         .iter()

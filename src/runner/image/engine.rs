@@ -18,7 +18,9 @@ use super::{ImageError, Progress};
 
 /// Loading ~600 MB over a slow link to a remote engine can take minutes; bollard's default
 /// request timeout is two.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// bollard's per-request timeout also bounds waiting for a container and following its logs,
+/// so it is only a guard against a hung engine; repro enforces build timeouts itself.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 /// Size of the pieces the archive is streamed in, and how many may wait in the channel:
 /// at most ~5 MB of the archive is in memory at once.
 const CHUNK: usize = 1 << 20;

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use cache::Cache;
-pub use engine::{EngineImage, docker_host, inspect};
+pub use engine::{EngineImage, connect, docker_host, inspect};
 pub use oci::{ImageArchive, config_json};
 pub use recipe::{Recipe, builtin_names, is_builtin};
 pub use reference::{ImageRef, ImageRefError};
