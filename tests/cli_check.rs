@@ -167,3 +167,51 @@ fn verbose_streams_every_runs_log() {
         "{err}"
     );
 }
+
+#[test]
+fn the_local_backend_runs_unisolated_and_says_so() {
+    let d = project(
+        "mkdir -p out gen; echo generated > gen/f; tar --sort=name --mtime=@0 --owner=0 --group=0 -cf out/g.tar gen; pwd > out/where\n",
+    );
+    let (code, out, err) = check(d.path(), &["--local", "--json", "-"]);
+    assert_eq!(code, 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    common::assert_valid("check-report.v1.json", &v);
+    assert_eq!(
+        (
+            v["backend"].as_str(),
+            v["isolated"].as_bool(),
+            v["hermetic"].as_bool()
+        ),
+        (Some("local"), Some(false), Some(false))
+    );
+    let varied: Vec<&str> = v["variations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x.as_str())
+        .collect();
+    assert!(
+        !varied.contains(&"hostname") && !varied.contains(&"user"),
+        "{varied:?}"
+    );
+    assert!(
+        v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("UNISOLATED"))
+    );
+    // The umask and the build path reach the build: the tar's modes and `pwd` differ.
+    let differing: Vec<&str> = v["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["reproducible"] == false)
+        .filter_map(|a| a["path"].as_str())
+        .collect();
+    assert_eq!(differing, ["out/g.tar", "out/where"]);
+    let (code, text, _) = check(d.path(), &["--local"]);
+    assert_eq!(code, 1);
+    assert!(text.contains("UNISOLATED"), "{text}");
+}

@@ -15,8 +15,10 @@ use crate::compare::{self, Engine, Node, Registry};
 use crate::plan::source::{self, EpochOrigin};
 use crate::plan::{Plan, RunSpec, Variation};
 use crate::recipe::{self, BuildDef};
-use crate::runner::docker::{self, DockerError, RunRequest, RunResult};
+use crate::runner::RunResult;
+use crate::runner::docker::{self, DockerError, RunRequest};
 use crate::runner::image::{self, ImageRef, PinnedImage, Progress};
+use crate::runner::local;
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
@@ -37,6 +39,8 @@ pub struct CheckOptions {
     pub recipes: Option<PathBuf>,
     /// Budgets and exclusions for comparing differing outputs.
     pub compare: compare::Options,
+    /// Run the builds as plain processes here instead of in containers (unisolated).
+    pub local: bool,
     /// Receives every build log line as (run label, line), for `-v`.
     pub log_lines: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
 }
@@ -142,6 +146,8 @@ pub enum CheckError {
     ImageRef(#[from] image::ImageRefError),
     #[error("{0}")]
     Docker(#[from] DockerError),
+    #[error("{0}")]
+    Local(#[from] local::LocalError),
     #[error("the engine has no image {reference}, and repro's cache has none with that digest")]
     ImageMissing { reference: String },
     #[error("the control build (run A) failed with exit status {code}; its log ends with:\n{tail}")]
@@ -196,7 +202,7 @@ impl CheckError {
 /// A scratch directory removed on every path (also when the check future is dropped on Ctrl-C).
 struct Work(tempfile::TempDir);
 
-/// Runs a check through the Docker backend.
+/// Runs a check through the Docker backend (or, with `opts.local`, the local one).
 pub async fn check(opts: CheckOptions, progress: Arc<dyn Progress>) -> Result<CheckReport, CheckError> {
     let started = std::time::Instant::now();
     let dir = std::fs::canonicalize(&opts.dir).map_err(|source| CheckError::Io {
@@ -215,8 +221,54 @@ pub async fn check(opts: CheckOptions, progress: Arc<dyn Progress>) -> Result<Ch
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
-    let plan = Plan::new(build.clone(), sde, now, opts.variations.clone(), opts.runs);
-    let mut notes = plan.notes.clone();
+    let work = Work(
+        tempfile::Builder::new()
+            .prefix("repro-check-")
+            .tempdir()
+            .map_err(|source| CheckError::Io {
+                context: "creating a scratch directory".into(),
+                source,
+            })?,
+    );
+    let mut notes = Vec::new();
+    let mut variations = opts.variations.clone();
+    if opts.local {
+        notes.push(
+            "local backend: the builds ran as plain processes on this machine, UNISOLATED (host \
+             filesystem, network and tools)"
+                .to_string(),
+        );
+        let dropped: Vec<&str> = local::UNSUPPORTED
+            .iter()
+            .filter(|v| variations.remove(v))
+            .map(|v| v.name())
+            .collect();
+        if !dropped.is_empty() {
+            notes.push(format!(
+                "the local backend cannot vary {}: left out",
+                dropped.join(", ")
+            ));
+        }
+        if !local::has_faketime() && variations.remove(&Variation::Time) {
+            notes.push(format!(
+                "libfaketime is not installed ({}): the time variation was left out",
+                crate::plan::FAKETIME_LIB
+            ));
+        }
+    }
+    let mut plan = Plan::new(build.clone(), sde, now, variations, opts.runs);
+    if opts.local {
+        let root = local::scratch_root(work.0.path());
+        plan = plan.with_prefix(&root.display().to_string());
+        if !local::has_faketime() {
+            for run in &mut plan.runs {
+                for var in ["LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC"] {
+                    run.env.remove(var);
+                }
+            }
+        }
+    }
+    notes.splice(0..0, plan.notes.clone());
     if sde_origin == EpochOrigin::NewestMtime {
         notes.push(format!(
             "SOURCE_DATE_EPOCH {sde} comes from the newest file mtime (no git history): pass \
@@ -227,38 +279,85 @@ pub async fn check(opts: CheckOptions, progress: Arc<dyn Progress>) -> Result<Ch
         notes.push("the network was allowed: the build is not hermetic".into());
     }
 
-    let reference = opts.image.clone().unwrap_or_else(|| build.image.clone());
-    let image_ref = ImageRef::parse(&reference, opts.allow_unpinned)?;
-    let docker = docker::connect().await?;
-    docker::remove_leftovers(&docker).await?;
-    let image = resolve_image(&docker, &image_ref, progress.clone()).await?;
-    if !image.pinned {
-        notes.push(format!(
-            "the image {reference} is not pinned by digest (--allow-unpinned)"
-        ));
-    }
-
-    let work = Work(
-        tempfile::Builder::new()
-            .prefix("repro-check-")
-            .tempdir()
-            .map_err(|source| CheckError::Io {
-                context: "creating a scratch directory".into(),
-                source,
-            })?,
-    );
+    let backend = if opts.local {
+        Backend::Local
+    } else {
+        let reference = opts.image.clone().unwrap_or_else(|| build.image.clone());
+        let image_ref = ImageRef::parse(&reference, opts.allow_unpinned)?;
+        let docker = docker::connect().await?;
+        docker::remove_leftovers(&docker).await?;
+        let image = resolve_image(&docker, &image_ref, progress.clone()).await?;
+        if !image.pinned {
+            notes.push(format!(
+                "the image {reference} is not pinned by digest (--allow-unpinned)"
+            ));
+        }
+        Backend::Docker { docker, image }
+    };
     let entries = source::list_source(&dir)?;
     let check_id = format!("{}-{}", std::process::id(), now);
-    let globs: Vec<String> = build.outputs.clone();
+    let results = run_all(
+        &opts,
+        &plan,
+        &backend,
+        &entries,
+        &dir,
+        work.0.path(),
+        &check_id,
+        progress,
+    )
+    .await?;
+    let image = match backend {
+        Backend::Docker { image, .. } => image,
+        Backend::Local => ImageInfo {
+            reference: "(this machine)".into(),
+            image_id: "none: local backend".into(),
+            layer_digest: None,
+            tarball_sha256: None,
+            pinned: false,
+        },
+    };
+    collect(CollectInput {
+        opts: &opts,
+        build,
+        plan,
+        image,
+        sde,
+        sde_origin,
+        notes,
+        results,
+        started,
+    })
+}
 
-    // Runs in parallel as far as the machine allows.
+/// Where the runs execute.
+enum Backend {
+    Docker {
+        docker: bollard::Docker,
+        image: ImageInfo,
+    },
+    Local,
+}
+
+/// Runs every planned build, in parallel as far as the CPUs allow.
+#[allow(clippy::too_many_arguments)]
+async fn run_all(
+    opts: &CheckOptions,
+    plan: &Plan,
+    backend: &Backend,
+    entries: &[source::SourceEntry],
+    dir: &Path,
+    work: &Path,
+    check_id: &str,
+    progress: Arc<dyn Progress>,
+) -> Result<Vec<(RunSpec, PathBuf, RunResult)>, CheckError> {
     let parallel = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, plan.runs.len());
     let semaphore = Arc::new(tokio::sync::Semaphore::new(parallel));
     let mut tasks = Vec::new();
     for spec in &plan.runs {
-        let run_dir = work.0.path().join(format!("run-{}", spec.label));
+        let run_dir = work.join(format!("run-{}", spec.label));
         std::fs::create_dir_all(&run_dir).map_err(|source| CheckError::Io {
             context: format!("creating {}", run_dir.display()),
             source,
@@ -269,69 +368,66 @@ pub async fn check(opts: CheckOptions, progress: Arc<dyn Progress>) -> Result<Ch
                 context: format!("creating {}", source_tar.display()),
                 source,
             })?;
-            source::write_source_tar(&dir, &entries, spec.file_order, std::io::BufWriter::new(f))?;
+            source::write_source_tar(dir, entries, spec.file_order, std::io::BufWriter::new(f))?;
         }
-        let (docker, spec, image_id, globs, check_id, sem) = (
-            docker.clone(),
+        let (spec, globs, check_id, sem) = (
             spec.clone(),
-            image.image_id.clone(),
-            globs.clone(),
-            check_id.clone(),
+            plan.build.outputs.clone(),
+            check_id.to_string(),
             semaphore.clone(),
         );
         let progress = progress.clone();
         let log_lines = opts.log_lines.clone();
+        let target = match backend {
+            Backend::Docker { docker, image } => Some((docker.clone(), image.image_id.clone())),
+            Backend::Local => None,
+        };
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await;
             progress.message(&format!("run {}: building", spec.label));
-            let r = docker::run(
-                &docker,
-                RunRequest {
+            let r = match target {
+                Some((docker, image_id)) => docker::run(
+                    &docker,
+                    RunRequest {
+                        spec: &spec,
+                        image: &image_id,
+                        source_tar: &source_tar,
+                        output_globs: &globs,
+                        check_id: &check_id,
+                        work: &run_dir,
+                        log_lines,
+                    },
+                )
+                .await
+                .map_err(CheckError::Docker),
+                None => local::run(local::LocalRequest {
                     spec: &spec,
-                    image: &image_id,
                     source_tar: &source_tar,
                     output_globs: &globs,
-                    check_id: &check_id,
                     work: &run_dir,
                     log_lines,
-                },
-            )
-            .await;
+                })
+                .await
+                .map_err(CheckError::Local),
+            };
             progress.message(&format!("run {}: done", spec.label));
             (spec, run_dir, r)
         }));
     }
-    let mut results: Vec<(RunSpec, PathBuf, RunResult)> = Vec::new();
-    let mut first_error = None;
+    let mut results = Vec::new();
     for t in tasks {
         match t.await {
             Ok((spec, dir, Ok(r))) => results.push((spec, dir, r)),
-            Ok((_, _, Err(e))) => {
-                first_error.get_or_insert(CheckError::Docker(e));
-            }
+            Ok((_, _, Err(e))) => return Err(e),
             Err(e) => {
-                first_error.get_or_insert(CheckError::Io {
+                return Err(CheckError::Io {
                     context: "a run's task failed".into(),
                     source: std::io::Error::other(e),
                 });
             }
         }
     }
-    if let Some(e) = first_error {
-        return Err(e);
-    }
-    collect(CollectInput {
-        opts: &opts,
-        dir: &dir,
-        build,
-        plan,
-        image,
-        sde,
-        sde_origin,
-        notes,
-        results,
-        started,
-    })
+    Ok(results)
 }
 
 async fn resolve_image(
@@ -394,7 +490,6 @@ async fn engine_image(docker: &bollard::Docker, r: &ImageRef) -> Result<ImageInf
 
 struct CollectInput<'a> {
     opts: &'a CheckOptions,
-    dir: &'a Path,
     build: BuildDef,
     plan: Plan,
     image: ImageInfo,
@@ -408,7 +503,6 @@ struct CollectInput<'a> {
 fn collect(input: CollectInput<'_>) -> Result<CheckReport, CheckError> {
     let CollectInput {
         opts,
-        dir,
         build,
         plan,
         image,
@@ -473,9 +567,14 @@ fn collect(input: CollectInput<'_>) -> Result<CheckReport, CheckError> {
                 source,
             })?;
             let dest = run_dir.join("outputs");
-            let unpacked = artifacts::with_member(std::io::BufReader::new(f), "outputs.tar", |inner| {
-                artifacts::unpack(inner, &dest, &exclude)
-            })
+            let reader = std::io::BufReader::new(f);
+            let unpacked = if r.outputs_wrapped {
+                artifacts::with_member(reader, "outputs.tar", |inner| {
+                    artifacts::unpack(inner, &dest, &exclude)
+                })
+            } else {
+                artifacts::unpack(reader, &dest, &exclude)
+            }
             .map_err(|source| CheckError::Artifacts {
                 run: spec.label.clone(),
                 source,
@@ -510,7 +609,6 @@ fn collect(input: CollectInput<'_>) -> Result<CheckReport, CheckError> {
     }
     let artifacts = compare_artifacts(opts, &control_dir, &control_artifacts, &outputs, &runs);
     let reproducible = artifacts.iter().all(|a| a.reproducible) && build_findings.is_empty();
-    let _ = dir;
     Ok(CheckReport {
         verdict: if reproducible {
             Verdict::Reproducible
@@ -518,10 +616,10 @@ fn collect(input: CollectInput<'_>) -> Result<CheckReport, CheckError> {
             Verdict::NotReproducible
         },
         project: opts.dir.display().to_string(),
-        hermetic: !build.network,
+        hermetic: !build.network && !opts.local,
         build,
-        backend: "docker".into(),
-        isolated: true,
+        backend: if opts.local { "local" } else { "docker" }.into(),
+        isolated: !opts.local,
         image,
         source_date_epoch: sde,
         source_date_epoch_origin: sde_origin,

@@ -40,6 +40,10 @@ pub struct CheckArgs {
     /// Allow the network during the build (recorded as non-hermetic).
     #[arg(long)]
     pub network: bool,
+    /// Run the builds as plain processes on this machine, without containers (for machines
+    /// with no engine). UNISOLATED: every report says so; hostname and user cannot vary.
+    #[arg(long)]
+    pub local: bool,
     /// Stop a build after this long (e.g. 30m; default: the recipe's or repro.toml's).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
@@ -73,6 +77,7 @@ pub fn run(args: CheckArgs, out: &Output) -> anyhow::Result<i32> {
             exclude: args.exclude.clone(),
             ..compare::Options::default()
         },
+        local: args.local,
         log_lines: None,
     };
     let mut options = options;

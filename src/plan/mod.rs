@@ -79,6 +79,10 @@ pub struct Plan {
     pub runs: Vec<RunSpec>,
     /// What repro had to override or could not do (e.g. a project's own RUSTFLAGS).
     pub notes: Vec<String>,
+    /// Prefix of every path the plan invents (build paths, homes, extra PATH directories):
+    /// empty in containers, a scratch directory for the local backend.
+    #[serde(default)]
+    pub prefix: String,
 }
 
 impl Plan {
@@ -97,10 +101,24 @@ impl Plan {
             variations,
             runs: Vec::new(),
             notes: Vec::new(),
+            prefix: String::new(),
         };
         plan.notes = remap_notes(&plan.build);
+        plan.runs = plan.make_runs(runs);
+        plan
+    }
+
+    /// The same plan with every invented path under `prefix` (for the local backend).
+    pub fn with_prefix(mut self, prefix: &str) -> Plan {
+        self.prefix = prefix.trim_end_matches('/').to_string();
+        self.runs = self.make_runs(self.runs.len());
+        self
+    }
+
+    fn make_runs(&self, runs: usize) -> Vec<RunSpec> {
+        let plan = self;
         let all = plan.variations.clone();
-        plan.runs = (0..runs.max(2))
+        (0..runs.max(2))
             .map(|k| {
                 let label = match k {
                     0 => "A".to_string(),
@@ -110,8 +128,7 @@ impl Plan {
                 let on = if k == 0 { BTreeSet::new() } else { all.clone() };
                 plan.spec(label, &on, k as u32)
             })
-            .collect();
-        plan
+            .collect()
     }
 
     /// A culprit-isolation probe: the variations in `on` take run B's values, the rest the
@@ -124,9 +141,9 @@ impl Plan {
     fn spec(&self, label: String, on: &BTreeSet<Variation>, flavor: u32) -> RunSpec {
         let v = |var: Variation| if on.contains(&var) { flavor.max(1) } else { 0 };
         let build_path = match v(Variation::BuildPath) {
-            0 => "/build/a".to_string(),
-            1 => "/build/b-longer-path/src".to_string(),
-            k => format!("/build/run-{}-x/src", k + 1),
+            0 => format!("{}/build/a", self.prefix),
+            1 => format!("{}/build/b-longer-path/src", self.prefix),
+            k => format!("{}/build/run-{}-x/src", self.prefix, k + 1),
         };
         let user = match v(Variation::User) {
             0 => UserSpec {
@@ -145,8 +162,8 @@ impl Plan {
             },
         };
         let home = match v(Variation::Home) {
-            0 => "/home/build".to_string(),
-            k => format!("/var/tmp/home-{}", run_suffix(k)),
+            0 => format!("{}/home/build", self.prefix),
+            k => format!("{}/var/tmp/home-{}", self.prefix, run_suffix(k)),
         };
         let (hostname, domainname) = match v(Variation::Hostname) {
             0 => ("repro-a".to_string(), "example.org".to_string()),
@@ -172,7 +189,7 @@ impl Plan {
         let path = match v(Variation::ExecPath) {
             0 => STANDARD_PATH.to_string(),
             k => {
-                let dir = format!("/opt/repro-extra-{}/bin", run_suffix(k));
+                let dir = format!("{}/opt/repro-extra-{}/bin", self.prefix, run_suffix(k));
                 extra_path_dirs.push(dir.clone());
                 format!("{dir}:{STANDARD_PATH}")
             }
@@ -329,6 +346,22 @@ mod tests {
         assert_eq!(b.extra_path_dirs, vec!["/opt/repro-extra-b/bin".to_string()]);
         assert_eq!(a.env["CARGO_HOME"], "/home/build/.cargo");
         assert_eq!(b.env["CARGO_HOME"], "/var/tmp/home-b/.cargo");
+    }
+
+    #[test]
+    fn a_prefix_moves_every_invented_path() {
+        let plan = Plan::new(def(), 1, 2, select(&[], &[]), 2).with_prefix("/tmp/x/");
+        let b = &plan.runs[1];
+        assert_eq!(plan.runs[0].build_path, "/tmp/x/build/a");
+        assert_eq!(b.home, "/tmp/x/var/tmp/home-b");
+        assert_eq!(
+            b.extra_path_dirs,
+            vec!["/tmp/x/opt/repro-extra-b/bin".to_string()]
+        );
+        assert_eq!(
+            b.env["CFLAGS"],
+            "-g -O2 -ffile-prefix-map=/tmp/x/build/b-longer-path/src=."
+        );
     }
 
     #[test]

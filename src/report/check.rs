@@ -60,7 +60,13 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
         "  SOURCE_DATE_EPOCH {} ({}) · network {}",
         r.source_date_epoch,
         r.source_date_epoch_origin,
-        if r.hermetic { "off" } else { "ON (not hermetic)" }
+        if !r.isolated {
+            "the host's (unisolated)"
+        } else if r.hermetic {
+            "off"
+        } else {
+            "ON (not hermetic)"
+        }
     );
     let varied: Vec<&str> = r.variations.iter().map(|v| v.name()).collect();
     let _ = writeln!(

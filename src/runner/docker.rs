@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
+use super::RunResult;
 use super::workspace::{self, BUILD_MOUNT, OUT_DIR, REPRO_DIR};
 use crate::plan::RunSpec;
 
@@ -167,23 +168,6 @@ pub struct RunRequest<'a> {
     pub work: &'a Path,
     /// Live log lines (run label, line), when the user asked to see them.
     pub log_lines: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
-}
-
-/// What a run did.
-#[derive(Debug, Clone)]
-pub struct RunResult {
-    pub exit_code: i64,
-    pub timed_out: bool,
-    pub duration: Duration,
-    pub log_path: PathBuf,
-    pub log_tail: Vec<String>,
-    /// The archive of `/out` (wrapping `outputs.tar`), when the build succeeded.
-    pub outputs_archive: Option<PathBuf>,
-    /// Environment and mounts the engine reports for the container (evidence of isolation).
-    pub container_env: Vec<String>,
-    pub container_mounts: Vec<String>,
-    /// Time spent outside the build command: create, upload, download, remove.
-    pub overhead: Duration,
 }
 
 /// Runs one build in a fresh container; the container is removed whatever happens.
@@ -412,6 +396,7 @@ async fn run_in(docker: &Docker, id: &str, req: &RunRequest<'_>) -> Result<RunRe
         duration,
         log_path,
         log_tail,
+        outputs_wrapped: true,
         outputs_archive,
         container_env,
         container_mounts,
@@ -464,7 +449,7 @@ fn stream_logs(
         let mut file = tokio::fs::File::create(&log_path)
             .await
             .map_err(DockerError::io(format!("creating {}", log_path.display())))?;
-        let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+        let mut tail = super::LogTail::default();
         let mut partial = String::new();
         while let Some(item) = stream.next().await {
             let Ok(out) = item else { break };
@@ -477,16 +462,13 @@ fn stream_logs(
                 if let Some((label, tx)) = &lines {
                     let _ = tx.send((label.clone(), line.clone()));
                 }
-                tail.push_back(line);
-                if tail.len() > LOG_TAIL_LINES {
-                    tail.pop_front();
-                }
+                tail.push(line);
             }
         }
         if !partial.is_empty() {
-            tail.push_back(partial);
+            tail.push(partial);
         }
         let _ = file.flush().await;
-        Ok(tail.into())
+        Ok(tail.into_vec())
     })
 }
