@@ -5,6 +5,7 @@ pub mod artifacts;
 pub mod check;
 pub mod cli;
 pub mod compare;
+pub mod diagnose;
 pub mod plan;
 pub mod recipe;
 pub mod report;

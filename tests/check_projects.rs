@@ -11,7 +11,6 @@ struct Expected {
     verdict: String,
     #[allow(dead_code)]
     culprits: Vec<String>,
-    #[allow(dead_code)]
     codes: Vec<String>,
 }
 
@@ -36,6 +35,38 @@ fn check(project: &str) {
     );
     let artifacts = report["artifacts"].as_array().expect("artifacts");
     assert!(!artifacts.is_empty(), "{project}: no outputs");
+    // Cause codes from the evidence. `random` needs culprit isolation (re-runs) to be told
+    // apart: until then such a project must get `unknown`, not a wrong cause.
+    let codes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    for code in &expected.codes {
+        let want = if code == "random" {
+            "unknown"
+        } else {
+            code.as_str()
+        };
+        assert!(
+            codes.contains(&want),
+            "{project}: expected code {want}, found {codes:?}"
+        );
+    }
+    if expected.verdict == "reproducible" {
+        assert!(
+            codes.is_empty(),
+            "{project}: a reproducible project has no finding: {codes:?}"
+        );
+    } else {
+        assert!(
+            codes
+                .iter()
+                .all(|c| expected.codes.iter().any(|e| e == c) || *c == "unknown"),
+            "{project}: stray codes {codes:?}"
+        );
+    }
     if expected.verdict == "not-reproducible" {
         let differing: Vec<&serde_json::Value> =
             artifacts.iter().filter(|a| a["reproducible"] == false).collect();

@@ -123,6 +123,7 @@ pub(super) fn collect(input: CollectInput<'_>) -> Result<CheckReport, CheckError
         return Err(CheckError::NoOutputs { what });
     }
     let artifacts = compare_artifacts(opts, &control_dir, &control_artifacts, &outputs, &runs);
+    let findings = diagnose_all(&artifacts, &runs);
     let reproducible = artifacts.iter().all(|a| a.reproducible) && build_findings.is_empty();
     Ok(CheckReport {
         verdict: if reproducible {
@@ -141,6 +142,7 @@ pub(super) fn collect(input: CollectInput<'_>) -> Result<CheckReport, CheckError
         variations: plan.variations.clone(),
         runs,
         artifacts,
+        findings,
         build_findings,
         notes,
         elapsed_ms: started.elapsed().as_millis() as u64,
@@ -253,4 +255,21 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Findings for every differing artifact, against the control run.
+fn diagnose_all(artifacts: &[ArtifactReport], runs: &[RunRecord]) -> Vec<crate::diagnose::Finding> {
+    let Some(control) = runs.iter().find(|r| r.spec.label == "A") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for a in artifacts {
+        for d in &a.differences {
+            let (Some(tree), Some(run)) = (&d.tree, runs.iter().find(|r| r.spec.label == d.run)) else {
+                continue;
+            };
+            out.extend(crate::diagnose::diagnose(&a.path, tree, &control.spec, &run.spec));
+        }
+    }
+    out
 }

@@ -132,6 +132,8 @@ pub struct CheckReport {
     pub runs: Vec<RunRecord>,
     pub artifacts: Vec<ArtifactReport>,
     pub build_findings: Vec<BuildFinding>,
+    /// Causes of the differences, from the evidence in the difference trees.
+    pub findings: Vec<crate::diagnose::Finding>,
     pub notes: Vec<String>,
     pub elapsed_ms: u64,
 }

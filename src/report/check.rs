@@ -107,6 +107,27 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
     for f in &r.build_findings {
         let _ = writeln!(out, "{} [{}] {}", paint(RED, "finding:"), f.code, f.message);
     }
+    if !r.findings.is_empty() {
+        let _ = writeln!(out, "\nfindings:");
+        for f in &r.findings {
+            let code = serde_json::to_value(f.code)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let symptom = serde_json::to_value(f.symptom)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {} ({symptom}) in {}",
+                paint(RED, &format!("[{code}]")),
+                f.path
+            );
+            let _ = writeln!(out, "      evidence: {}", f.evidence);
+            let _ = writeln!(out, "      {} {}", paint(CYAN, "hint:"), f.hint);
+        }
+    }
     let same = r.artifacts.iter().filter(|a| a.reproducible).count();
     let _ = writeln!(
         out,
