@@ -9,8 +9,9 @@ use std::path::Path;
 #[derive(serde::Deserialize)]
 struct Expected {
     verdict: String,
-    #[allow(dead_code)]
     culprits: Vec<String>,
+    #[serde(default)]
+    culprit_sets: Option<Vec<Vec<String>>>,
     codes: Vec<String>,
 }
 
@@ -35,8 +36,41 @@ fn check(project: &str) {
     );
     let artifacts = report["artifacts"].as_array().expect("artifacts");
     assert!(!artifacts.is_empty(), "{project}: no outputs");
-    // Cause codes from the evidence. `random` needs culprit isolation (re-runs) to be told
-    // apart: until then such a project must get `unknown`, not a wrong cause.
+    // Culprits from isolation; cause codes from the evidence and from isolation.
+    let mut culprits: Vec<String> = report["culprits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    culprits.sort();
+    let mut want = expected.culprits.clone();
+    want.sort();
+    assert_eq!(culprits, want, "{project}: culprits");
+    if let Some(sets) = &expected.culprit_sets {
+        let found: Vec<Vec<String>> = artifacts
+            .iter()
+            .flat_map(|a| a["culprit_sets"].as_array().cloned().unwrap_or_default())
+            .map(|s| {
+                let mut v: Vec<String> = s
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect();
+                v.sort();
+                v
+            })
+            .collect();
+        for set in sets {
+            let mut set = set.clone();
+            set.sort();
+            assert!(
+                found.contains(&set),
+                "{project}: culprit set {set:?} not in {found:?}"
+            );
+        }
+    }
     let codes: Vec<&str> = report["findings"]
         .as_array()
         .unwrap()
@@ -44,14 +78,9 @@ fn check(project: &str) {
         .filter_map(|f| f["code"].as_str())
         .collect();
     for code in &expected.codes {
-        let want = if code == "random" {
-            "unknown"
-        } else {
-            code.as_str()
-        };
         assert!(
-            codes.contains(&want),
-            "{project}: expected code {want}, found {codes:?}"
+            codes.contains(&code.as_str()),
+            "{project}: expected code {code}, found {codes:?}"
         );
     }
     if expected.verdict == "reproducible" {
@@ -61,9 +90,7 @@ fn check(project: &str) {
         );
     } else {
         assert!(
-            codes
-                .iter()
-                .all(|c| expected.codes.iter().any(|e| e == c) || *c == "unknown"),
+            codes.iter().all(|c| expected.codes.iter().any(|e| e == c)),
             "{project}: stray codes {codes:?}"
         );
     }
@@ -122,4 +149,6 @@ projects! {
     timezone => "timezone",
     num_cpus => "num-cpus",
     random => "random",
+    locale_and_timezone => "locale-and-timezone",
+    cpus_and_umask => "cpus-and-umask",
 }

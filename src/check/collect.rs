@@ -143,6 +143,8 @@ pub(super) fn collect(input: CollectInput<'_>) -> Result<CheckReport, CheckError
         runs,
         artifacts,
         findings,
+        culprits: BTreeSet::new(),
+        isolation: None,
         build_findings,
         notes,
         elapsed_ms: started.elapsed().as_millis() as u64,
@@ -217,6 +219,8 @@ fn compare_artifacts(
                 metadata,
                 reproducible,
                 differences,
+                culprit_sets: Vec::new(),
+                random: false,
             }
         })
         .collect()

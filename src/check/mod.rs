@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 mod collect;
+mod isolate;
 use collect::{CollectInput, collect};
 
 use crate::artifacts::{self, Artifact};
@@ -41,6 +42,8 @@ pub struct CheckOptions {
     pub recipes: Option<PathBuf>,
     /// Budgets and exclusions for comparing differing outputs.
     pub compare: compare::Options,
+    /// Most extra builds culprit isolation may use (0: no isolation).
+    pub isolate_budget: usize,
     /// Run the builds as plain processes here instead of in containers (unisolated).
     pub local: bool,
     /// Receives every build log line as (run label, line), for `-v`.
@@ -81,6 +84,17 @@ pub struct RunRecord {
     pub log_tail: Vec<String>,
 }
 
+/// What culprit isolation did.
+#[derive(Debug, Clone, Serialize)]
+pub struct IsolationSummary {
+    /// Builds made for isolation (probes; the control and run B are reused).
+    pub builds: usize,
+    /// The budget it was given.
+    pub budget: usize,
+    /// Whether it stopped because the budget ran out (the sets may then not be minimal).
+    pub exhausted: bool,
+}
+
 /// One output path across the runs.
 #[derive(Debug, Clone, Serialize)]
 pub struct ArtifactReport {
@@ -92,6 +106,11 @@ pub struct ArtifactReport {
     pub reproducible: bool,
     /// Difference trees against the control, per varied run that differs.
     pub differences: Vec<RunDifference>,
+    /// Minimal sets of variations that still produce this artifact's difference
+    /// (`[["time"], ["locale", "timezone"]]`); empty when random or not isolated.
+    pub culprit_sets: Vec<BTreeSet<Variation>>,
+    /// The artifact differs even with every variation off.
+    pub random: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -134,6 +153,11 @@ pub struct CheckReport {
     pub build_findings: Vec<BuildFinding>,
     /// Causes of the differences, from the evidence in the difference trees.
     pub findings: Vec<crate::diagnose::Finding>,
+    /// Every variation in any artifact's culprit sets; empty when the cause is `random` or
+    /// isolation did not run.
+    pub culprits: BTreeSet<Variation>,
+    /// How culprit isolation went (absent when it did not run).
+    pub isolation: Option<IsolationSummary>,
     pub notes: Vec<String>,
     pub elapsed_ms: u64,
 }
@@ -308,19 +332,19 @@ pub async fn check(opts: CheckOptions, progress: Arc<dyn Progress>) -> Result<Ch
     };
     let entries = source::list_source(&dir)?;
     let check_id = format!("{}-{}", std::process::id(), now);
-    let results = run_all(
-        &opts,
-        &plan,
-        &backend,
-        &entries,
-        &dir,
-        work.0.path(),
-        &check_id,
+    let runner = Runner {
+        backend: &backend,
+        entries: &entries,
+        dir: &dir,
+        work: work.0.path(),
+        check_id: &check_id,
+        globs: &plan.build.outputs,
+        log_lines: opts.log_lines.clone(),
         progress,
-    )
-    .await?;
-    let image = match backend {
-        Backend::Docker { image, .. } => image,
+    };
+    let results = runner.run(&plan.runs).await?;
+    let image = match &backend {
+        Backend::Docker { image, .. } => image.clone(),
         Backend::Local => ImageInfo {
             reference: "(this machine)".into(),
             image_id: "none: local backend".into(),
@@ -329,17 +353,27 @@ pub async fn check(opts: CheckOptions, progress: Arc<dyn Progress>) -> Result<Ch
             pinned: false,
         },
     };
-    collect(CollectInput {
+    let control_outputs = results
+        .iter()
+        .find(|(s, _, _)| s.label == "A")
+        .map(|(_, d, _)| d.join("outputs"));
+    let mut report = collect(CollectInput {
         opts: &opts,
         build,
-        plan,
+        plan: plan.clone(),
         image,
         sde,
         sde_origin,
         notes,
         results,
         started,
-    })
+    })?;
+    if report.verdict == Verdict::NotReproducible && opts.isolate_budget > 0 && control_outputs.is_some() {
+        let iso = isolate::isolate(&runner, &plan, &report, opts.isolate_budget).await?;
+        isolate::apply(&mut report, iso);
+    }
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
 }
 
 /// The project's cargo config file that sets rustflags, if any.
@@ -364,95 +398,107 @@ enum Backend {
     Local,
 }
 
-/// Runs every planned build, in parallel as far as the CPUs allow.
-#[allow(clippy::too_many_arguments)]
-async fn run_all(
-    opts: &CheckOptions,
-    plan: &Plan,
-    backend: &Backend,
-    entries: &[source::SourceEntry],
-    dir: &Path,
-    work: &Path,
-    check_id: &str,
+/// Runs builds through the chosen backend.
+pub(crate) struct Runner<'a> {
+    backend: &'a Backend,
+    entries: &'a [source::SourceEntry],
+    dir: &'a Path,
+    work: &'a Path,
+    check_id: &'a str,
+    globs: &'a [String],
+    log_lines: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
     progress: Arc<dyn Progress>,
-) -> Result<Vec<(RunSpec, PathBuf, RunResult)>, CheckError> {
-    let parallel = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, plan.runs.len());
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(parallel));
-    let mut tasks = Vec::new();
-    for spec in &plan.runs {
-        let run_dir = work.join(format!("run-{}", spec.label));
-        std::fs::create_dir_all(&run_dir).map_err(|source| CheckError::Io {
-            context: format!("creating {}", run_dir.display()),
-            source,
-        })?;
-        let source_tar = run_dir.join("source.tar");
-        {
-            let f = std::fs::File::create(&source_tar).map_err(|source| CheckError::Io {
-                context: format!("creating {}", source_tar.display()),
+}
+
+impl Runner<'_> {
+    /// Runs the given builds, in parallel as far as the CPUs allow; each in `work/run-LABEL`.
+    pub(crate) async fn run(
+        &self,
+        specs: &[RunSpec],
+    ) -> Result<Vec<(RunSpec, PathBuf, RunResult)>, CheckError> {
+        let parallel = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, specs.len().max(1));
+        let semaphore = Arc::new(tokio::sync::Semaphore::new(parallel));
+        let mut tasks = Vec::new();
+        for spec in specs {
+            let run_dir = self.work.join(format!("run-{}", spec.label));
+            std::fs::create_dir_all(&run_dir).map_err(|source| CheckError::Io {
+                context: format!("creating {}", run_dir.display()),
                 source,
             })?;
-            source::write_source_tar(dir, entries, spec.file_order, std::io::BufWriter::new(f))?;
-        }
-        let (spec, globs, check_id, sem) = (
-            spec.clone(),
-            plan.build.outputs.clone(),
-            check_id.to_string(),
-            semaphore.clone(),
-        );
-        let progress = progress.clone();
-        let log_lines = opts.log_lines.clone();
-        let target = match backend {
-            Backend::Docker { docker, image } => Some((docker.clone(), image.image_id.clone())),
-            Backend::Local => None,
-        };
-        tasks.push(tokio::spawn(async move {
-            let _permit = sem.acquire_owned().await;
-            progress.message(&format!("run {}: building", spec.label));
-            let r = match target {
-                Some((docker, image_id)) => docker::run(
-                    &docker,
-                    RunRequest {
+            let source_tar = run_dir.join("source.tar");
+            {
+                let f = std::fs::File::create(&source_tar).map_err(|source| CheckError::Io {
+                    context: format!("creating {}", source_tar.display()),
+                    source,
+                })?;
+                source::write_source_tar(
+                    self.dir,
+                    self.entries,
+                    spec.file_order,
+                    std::io::BufWriter::new(f),
+                )?;
+            }
+            let (spec, globs, check_id, sem) = (
+                spec.clone(),
+                self.globs.to_vec(),
+                self.check_id.to_string(),
+                semaphore.clone(),
+            );
+            let progress = self.progress.clone();
+            let log_lines = self.log_lines.clone();
+            let target = match self.backend {
+                Backend::Docker { docker, image } => Some((docker.clone(), image.image_id.clone())),
+                Backend::Local => None,
+            };
+            tasks.push(tokio::spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                progress.message(&format!("run {}: building", spec.label));
+                let r = match target {
+                    Some((docker, image_id)) => docker::run(
+                        &docker,
+                        RunRequest {
+                            spec: &spec,
+                            image: &image_id,
+                            source_tar: &source_tar,
+                            output_globs: &globs,
+                            check_id: &check_id,
+                            work: &run_dir,
+                            log_lines,
+                        },
+                    )
+                    .await
+                    .map_err(CheckError::Docker),
+                    None => local::run(local::LocalRequest {
                         spec: &spec,
-                        image: &image_id,
                         source_tar: &source_tar,
                         output_globs: &globs,
-                        check_id: &check_id,
                         work: &run_dir,
                         log_lines,
-                    },
-                )
-                .await
-                .map_err(CheckError::Docker),
-                None => local::run(local::LocalRequest {
-                    spec: &spec,
-                    source_tar: &source_tar,
-                    output_globs: &globs,
-                    work: &run_dir,
-                    log_lines,
-                })
-                .await
-                .map_err(CheckError::Local),
-            };
-            progress.message(&format!("run {}: done", spec.label));
-            (spec, run_dir, r)
-        }));
-    }
-    let mut results = Vec::new();
-    for t in tasks {
-        match t.await {
-            Ok((spec, dir, Ok(r))) => results.push((spec, dir, r)),
-            Ok((_, _, Err(e))) => return Err(e),
-            Err(e) => {
-                return Err(CheckError::Io {
-                    context: "a run's task failed".into(),
-                    source: std::io::Error::other(e),
-                });
+                    })
+                    .await
+                    .map_err(CheckError::Local),
+                };
+                progress.message(&format!("run {}: done", spec.label));
+                (spec, run_dir, r)
+            }));
+        }
+        let mut results = Vec::new();
+        for t in tasks {
+            match t.await {
+                Ok((spec, dir, Ok(r))) => results.push((spec, dir, r)),
+                Ok((_, _, Err(e))) => return Err(e),
+                Err(e) => {
+                    return Err(CheckError::Io {
+                        context: "a run's task failed".into(),
+                        source: std::io::Error::other(e),
+                    });
+                }
             }
         }
+        Ok(results)
     }
-    Ok(results)
 }
 
 async fn resolve_image(

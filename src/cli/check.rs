@@ -40,6 +40,12 @@ pub struct CheckArgs {
     /// Allow the network during the build (recorded as non-hermetic).
     #[arg(long)]
     pub network: bool,
+    /// Most extra builds culprit isolation may make (each a probe with some variations on).
+    #[arg(long, value_name = "N", default_value_t = 24)]
+    pub isolate_budget: usize,
+    /// Skip culprit isolation (only the evidence in the differences names causes).
+    #[arg(long)]
+    pub no_isolate: bool,
     /// Run the builds as plain processes on this machine, without containers (for machines
     /// with no engine). UNISOLATED: every report says so; hostname and user cannot vary.
     #[arg(long)]
@@ -78,6 +84,7 @@ pub fn run(args: CheckArgs, out: &Output) -> anyhow::Result<i32> {
             ..compare::Options::default()
         },
         local: args.local,
+        isolate_budget: if args.no_isolate { 0 } else { args.isolate_budget },
         log_lines: None,
     };
     let mut options = options;

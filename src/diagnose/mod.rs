@@ -55,6 +55,24 @@ impl Code {
         })
     }
 
+    /// The code naming a variation's differences.
+    pub fn for_variation(v: Variation) -> Code {
+        match v {
+            Variation::Time => Code::Timestamp,
+            Variation::BuildPath => Code::BuildPath,
+            Variation::FileOrder => Code::FileOrder,
+            Variation::Hostname => Code::Hostname,
+            Variation::User => Code::User,
+            Variation::Umask => Code::Umask,
+            Variation::Locale => Code::Locale,
+            Variation::Timezone => Code::Timezone,
+            Variation::Home => Code::Home,
+            Variation::NumCpus => Code::NumCpus,
+            Variation::Environment => Code::Environment,
+            Variation::ExecPath => Code::ExecPath,
+        }
+    }
+
     /// What a maintainer can do about it.
     pub fn hint(self) -> &'static str {
         match self {

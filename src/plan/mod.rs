@@ -205,9 +205,15 @@ impl Plan {
             _ => "Etc/GMT+12",
         };
         let shift = i64::from(v(Variation::Time)) * TIME_SHIFT_DAYS * 86_400;
-        let clock = unix_time(self.start_instant.saturating_add(shift))
-            .replace('T', " ")
-            .replace('Z', "");
+        // libfaketime reads an absolute start in the process's local time: write the instant in
+        // this run's zone, so every run starts at the same instant whatever its TZ.
+        let clock = unix_time(
+            self.start_instant
+                .saturating_add(shift)
+                .saturating_add(utc_offset_secs(tz)),
+        )
+        .replace('T', " ")
+        .replace('Z', "");
         env.insert("PATH".into(), path);
         env.insert("HOME".into(), home.clone());
         env.insert("USER".into(), user.name.clone());
@@ -248,6 +254,15 @@ impl Plan {
             timeout_secs: self.build.timeout_secs,
             memory_bytes: self.build.memory_bytes,
         }
+    }
+}
+
+/// Offset from UTC, in seconds, of the zones the plan uses (`Etc/GMT-14` is UTC+14: POSIX
+/// signs are inverted).
+fn utc_offset_secs(tz: &str) -> i64 {
+    match tz.strip_prefix("Etc/GMT") {
+        Some(o) => o.parse::<i64>().map_or(0, |h| -h * 3600),
+        None => 0,
     }
 }
 
@@ -337,6 +352,10 @@ mod tests {
         assert_eq!(a.env["CFLAGS"], "-g -O2 -ffile-prefix-map=/build/a=.");
         assert_eq!(a.env["FAKETIME"], "@2027-01-15 08:00:00");
         assert_ne!(a.env["FAKETIME"], b.env["FAKETIME"]);
+        // Only the zone varied: the same instant, written in the run's own zone.
+        let on: BTreeSet<_> = [Variation::Timezone].into();
+        assert_eq!(plan.probe(1, &on).env["FAKETIME"], "@2027-01-15 22:00:00");
+        assert_eq!(utc_offset_secs("Etc/GMT+12"), -12 * 3600);
         assert_eq!(a.env["SOURCE_DATE_EPOCH"], b.env["SOURCE_DATE_EPOCH"]);
         assert_eq!(b.cpuset.as_deref(), Some("0"));
         assert_eq!(b.file_order, FileOrder::Reverse);
@@ -374,7 +393,9 @@ mod tests {
         assert_eq!(p.env["TZ"], b.env["TZ"]);
         assert_eq!(p.build_path, a.build_path);
         assert_eq!(p.user, a.user);
-        assert_eq!(p.env["FAKETIME"], a.env["FAKETIME"]);
+        // The control's instant (time not varied), written in the probe's zone (UTC+14).
+        assert_eq!(a.env["FAKETIME"], "@1970-01-01 00:00:02");
+        assert_eq!(p.env["FAKETIME"], "@1970-01-01 14:00:02");
     }
 
     #[test]

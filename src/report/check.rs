@@ -107,6 +107,40 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
     for f in &r.build_findings {
         let _ = writeln!(out, "{} [{}] {}", paint(RED, "finding:"), f.code, f.message);
     }
+    if let Some(iso) = &r.isolation {
+        let culprits: Vec<&str> = r.culprits.iter().map(|v| v.name()).collect();
+        let random = r.artifacts.iter().any(|a| a.random);
+        let _ = writeln!(
+            out,
+            "\n{} {}{}  ({} isolation builds of {}{})",
+            paint(BOLD, "culprits:"),
+            if culprits.is_empty() {
+                "none".to_string()
+            } else {
+                paint(RED, &culprits.join(", "))
+            },
+            if random {
+                " · random (differs with every variation off)"
+            } else {
+                ""
+            },
+            iso.builds,
+            iso.budget,
+            if iso.exhausted {
+                ", budget exhausted: sets may not be minimal"
+            } else {
+                ""
+            }
+        );
+        for a in r.artifacts.iter().filter(|a| !a.culprit_sets.is_empty()) {
+            let sets: Vec<String> = a
+                .culprit_sets
+                .iter()
+                .map(|s| format!("[{}]", s.iter().map(|v| v.name()).collect::<Vec<_>>().join(" + ")))
+                .collect();
+            let _ = writeln!(out, "  {}: {}", a.path, sets.join(" or "));
+        }
+    }
     if !r.findings.is_empty() {
         let _ = writeln!(out, "\nfindings:");
         for f in &r.findings {
