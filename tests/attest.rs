@@ -290,14 +290,7 @@ print("verified")
 "#;
 
 fn securesystemslib_verify(dir: &Path, envelope: &str, public: &PublicKey) -> (bool, String) {
-    let available = Command::new("python3")
-        .args(["-c", "import securesystemslib, cryptography"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        available,
-        "the independent verifier is missing: run `pip install 'securesystemslib[crypto]'`"
-    );
+    require_securesystemslib();
     let env_path = dir.join("env.json");
     let pem_path = dir.join("key.pub.pem");
     std::fs::write(&env_path, envelope).unwrap();
@@ -334,6 +327,72 @@ fn securesystemslib_verifies_repro_envelopes_and_computes_the_same_keyid() {
         bad.signatures[0].sig[5] ^= 0x40;
         let (ok, _) = securesystemslib_verify(dir.path(), &bad.to_json(), &public);
         assert!(!ok, "{alg:?}: securesystemslib accepted a tampered signature");
+    }
+}
+
+const SSLIB_SIGN_SCRIPT: &str = r#"
+import json, sys
+from cryptography.hazmat.primitives import serialization
+from securesystemslib.dsse import Envelope
+from securesystemslib.signer import CryptoSigner
+alg, out_dir, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+signer = CryptoSigner.generate_ecdsa() if alg == "ecdsa" else CryptoSigner.generate_ed25519()
+pem = signer._private_key.public_key().public_bytes(
+    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+open(f"{out_dir}/sslib.pub.pem", "wb").write(pem)
+print(signer.public_key.keyid)
+payload = sys.stdin.buffer.read()
+for i in range(count):
+    env = Envelope(payload, "application/vnd.in-toto+json", {})
+    env.sign(signer)
+    open(f"{out_dir}/sslib{i}.json", "w").write(json.dumps(env.to_dict()))
+"#;
+
+fn require_securesystemslib() {
+    let available = Command::new("python3")
+        .args(["-c", "import securesystemslib, cryptography"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        available,
+        "the independent verifier is missing: run `pip install 'securesystemslib[crypto]'`"
+    );
+}
+
+#[test]
+fn repro_verifies_envelopes_signed_by_securesystemslib() {
+    use std::io::Write as _;
+    require_securesystemslib();
+    let dir = tempfile::tempdir().unwrap();
+    // pyca/cryptography's ECDSA is randomised and does not normalise s, so 16 signatures
+    // almost surely include high-s ones, which repro must accept as securesystemslib does.
+    for (alg, count) in [("ecdsa", 16), ("ed25519", 2)] {
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(SSLIB_SIGN_SCRIPT)
+            .args([alg, dir.path().to_str().unwrap(), &count.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&statement()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{alg}: signing with securesystemslib failed"
+        );
+        let public = PublicKey::from_file(&dir.path().join("sslib.pub.pem")).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            public.keyid().unwrap()
+        );
+        for i in 0..count {
+            let text = std::fs::read(dir.path().join(format!("sslib{i}.json"))).unwrap();
+            let verified = attest::verify_attestation(&text, &public).unwrap();
+            assert_eq!(verified.envelope.payload, statement());
+            let other = PrivateKey::generate(Algorithm::EcdsaP256).unwrap().public_key();
+            assert!(attest::verify_attestation(&text, &other).is_err());
+        }
     }
 }
 

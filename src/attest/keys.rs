@@ -212,8 +212,9 @@ impl PublicKey {
             PublicKey::EcdsaP256(k) => {
                 p256::ecdsa::DerSignature::from_bytes(sig).is_ok_and(|s| k.verify(message, &s).is_ok())
             }
+            // Strict: refuses malleable signatures and small-order keys.
             PublicKey::Ed25519(k) => {
-                ed25519_dalek::Signature::from_slice(sig).is_ok_and(|s| k.verify(message, &s).is_ok())
+                ed25519_dalek::Signature::from_slice(sig).is_ok_and(|s| k.verify_strict(message, &s).is_ok())
             }
         };
         if ok {
@@ -299,6 +300,20 @@ mod tests {
         assert!(public.verify(b"msg", &raw).is_err());
         public.verify_p256_raw(b"msg", &raw).unwrap();
         assert!(public.verify(b"other", &sig).is_err());
+    }
+
+    #[test]
+    fn high_s_ecdsa_signatures_verify_like_in_openssl_and_go() {
+        // Go and OpenSSL signers do not normalise s; refusing high s would reject half of
+        // the attestations they produce.
+        let key = PrivateKey::generate(Algorithm::EcdsaP256).unwrap();
+        let sig = p256::ecdsa::Signature::from_der(&key.sign(b"msg").unwrap()).unwrap();
+        let (r, s) = sig.split_scalars();
+        let flipped = p256::ecdsa::Signature::from_scalars(r.to_bytes(), (-*s).to_bytes()).unwrap();
+        assert_ne!(flipped, sig);
+        key.public_key()
+            .verify(b"msg", flipped.to_der().as_bytes())
+            .unwrap();
     }
 
     #[test]
