@@ -2,6 +2,7 @@
 //! structurally, explains the differences and signs the verdict.
 
 pub mod artifacts;
+pub mod attest;
 pub mod check;
 pub mod cli;
 pub mod compare;
