@@ -6,6 +6,7 @@ pub mod check;
 pub mod cli;
 pub mod compare;
 pub mod plan;
+pub mod provenance;
 pub mod recipe;
 pub mod report;
 pub mod runner;
