@@ -17,6 +17,7 @@ impl<'a> Obj<'a> {
                 map,
                 path: path.to_string(),
             }),
+            _ if path.is_empty() => Err(wrong_type("(top level)", "an object")),
             _ => Err(wrong_type(path, "an object")),
         }
     }
