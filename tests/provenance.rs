@@ -739,3 +739,17 @@ fn read_path_names_a_missing_file() {
         .to_string();
     assert!(err.contains("missing.json"), "{err}");
 }
+
+#[test]
+fn accepts_a_byte_order_mark_and_keeps_unknown_digest_names() {
+    let bytes = [&b"\xef\xbb\xbf"[..], &fixture("v1.0-no-run-details.json")].concat();
+    assert!(read(&bytes, None).is_ok());
+    let bytes = edited("v1.0-no-run-details.json", |v| {
+        // A SHA-256 git repository's commit, and a digest name we don't know.
+        v["subject"][0]["digest"] = json!({ "gitCommit": A, "dirHash": "h1:abc=" });
+    });
+    let p = read(&bytes, None).unwrap();
+    assert_eq!(p.subjects[0].digest["gitcommit"], A);
+    assert_eq!(p.subjects[0].digest["dirhash"], "h1:abc=");
+    assert_eq!(p.subjects[0].sha256(), None);
+}

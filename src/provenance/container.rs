@@ -1,6 +1,6 @@
 //! slsa-github-generator's container-based build type: the parameters needed to re-run it.
 
-use super::fields::{Obj, invalid, wrong_type};
+use super::fields::{Obj, invalid, normalise_digest, wrong_type};
 use super::{BuildDefinition, Provenance, ProvenanceError};
 
 pub const CONTAINER_BUILD_TYPE: &str = "https://slsa.dev/container-based-build/v0.1?draft";
@@ -92,7 +92,7 @@ fn read_source(source: &Obj<'_>) -> Result<GitSource, ProvenanceError> {
         uri: uri.to_string(),
         repository: repository.to_string(),
         git_ref: git_ref.to_string(),
-        sha1: hex_digest(&digest, "sha1", 40)?,
+        sha1: hex_digest(&digest, "sha1")?,
     })
 }
 
@@ -103,7 +103,7 @@ fn read_image(image: &Obj<'_>) -> Result<BuilderImage, ProvenanceError> {
         .split_once("@sha256:")
         .filter(|(name, _)| !name.is_empty())
         .ok_or_else(|| invalid(&field, format!("expected `name@sha256:…`, found `{uri}`")))?;
-    let sha256 = hex_digest(&image.obj("digest")?, "sha256", 64)?;
+    let sha256 = hex_digest(&image.obj("digest")?, "sha256")?;
     // The image is pulled by the URI; a digest field that disagrees would pin something else.
     if !uri_digest.eq_ignore_ascii_case(&sha256) {
         return Err(invalid(
@@ -118,15 +118,9 @@ fn read_image(image: &Obj<'_>) -> Result<BuilderImage, ProvenanceError> {
     })
 }
 
-fn hex_digest(digest: &Obj<'_>, algorithm: &str, len: usize) -> Result<String, ProvenanceError> {
-    let value = digest.str(algorithm)?;
-    if value.len() != len || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(invalid(
-            &digest.path_of(algorithm),
-            format!("expected {len} hex digits, found `{value}`"),
-        ));
-    }
-    Ok(value.to_ascii_lowercase())
+/// A digest the build depends on: present and of the algorithm's length.
+fn hex_digest(digest: &Obj<'_>, algorithm: &str) -> Result<String, ProvenanceError> {
+    normalise_digest(algorithm, digest.str(algorithm)?, &digest.path_of(algorithm))
 }
 
 fn read_command(config: &Obj<'_>, key: &str) -> Result<Vec<String>, ProvenanceError> {

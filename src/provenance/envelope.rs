@@ -16,6 +16,8 @@ pub(super) type Document<'a> = (usize, Value, &'a [u8]);
 /// Splits the input into its JSON documents: one for a plain file, one per line for
 /// `.intoto.jsonl` (any whitespace between values is accepted).
 pub(super) fn split_documents(bytes: &[u8]) -> Result<Vec<Document<'_>>, ProvenanceError> {
+    // Files saved by some Windows tools start with a UTF-8 byte-order mark, which JSON forbids.
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let mut documents = Vec::new();
     let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<Value>();
     let mut line = 1;

@@ -98,3 +98,25 @@ pub(super) fn invalid(field: &str, problem: impl Into<String>) -> ProvenanceErro
         problem: problem.into(),
     }
 }
+
+/// Hex digests of known lengths are checked and lowercased, since subjects match by digest;
+/// other algorithms are kept as written.
+pub(super) fn normalise_digest(algorithm: &str, value: &str, field: &str) -> Result<String, ProvenanceError> {
+    let hex_len = match algorithm {
+        // gitCommit is left out: SHA-256 repositories have 64-digit commits.
+        "sha1" => Some(40),
+        "sha224" | "sha512_224" | "sha3_224" => Some(56),
+        "sha256" | "sha512_256" | "sha3_256" => Some(64),
+        "sha384" | "sha3_384" => Some(96),
+        "sha512" | "sha3_512" => Some(128),
+        _ => None,
+    };
+    match hex_len {
+        Some(len) if value.len() != len || !value.bytes().all(|b| b.is_ascii_hexdigit()) => Err(invalid(
+            field,
+            format!("expected {len} hex digits, found `{value}`"),
+        )),
+        Some(_) => Ok(value.to_ascii_lowercase()),
+        None => Ok(value.to_string()),
+    }
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::fields::{Obj, invalid, wrong_type};
+use super::fields::{Obj, invalid, normalise_digest, wrong_type};
 use super::{
     BuildDefinition, Envelope, PredicateType, Provenance, ProvenanceError, StatementType, Subject, Wrapper,
 };
@@ -110,27 +110,6 @@ fn read_subjects(top: &Obj<'_>) -> Result<Vec<Subject>, ProvenanceError> {
         subjects.push(Subject { name, digest });
     }
     Ok(subjects)
-}
-
-/// Hex digests of known lengths are checked and lowercased, since subjects match by digest;
-/// other algorithms are kept as written.
-fn normalise_digest(algorithm: &str, value: &str, field: &str) -> Result<String, ProvenanceError> {
-    let hex_len = match algorithm {
-        "sha1" | "gitcommit" => Some(40),
-        "sha224" | "sha512_224" | "sha3_224" => Some(56),
-        "sha256" | "sha512_256" | "sha3_256" => Some(64),
-        "sha384" | "sha3_384" => Some(96),
-        "sha512" | "sha3_512" => Some(128),
-        _ => None,
-    };
-    match hex_len {
-        Some(len) if value.len() != len || !value.bytes().all(|b| b.is_ascii_hexdigit()) => Err(invalid(
-            field,
-            format!("expected {len} hex digits, found `{value}`"),
-        )),
-        Some(_) => Ok(value.to_ascii_lowercase()),
-        None => Ok(value.to_string()),
-    }
 }
 
 fn owned(value: Option<&str>) -> Option<String> {
