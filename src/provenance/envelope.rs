@@ -134,3 +134,45 @@ pub fn decode_base64(text: &str, field: &str) -> Result<Vec<u8>, ProvenanceError
     }
     Ok(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundle_media_types() {
+        assert!(is_bundle_media_type(
+            "application/vnd.dev.sigstore.bundle.v0.3+json"
+        ));
+        assert!(is_bundle_media_type(
+            "application/vnd.dev.sigstore.bundle+json;version=0.1"
+        ));
+        assert!(!is_bundle_media_type(
+            "application/vnd.dev.sigstore.bundle.v0.+json"
+        ));
+        assert!(!is_bundle_media_type(
+            "application/vnd.dev.sigstore.bundle.v1.0+json"
+        ));
+        assert!(!is_bundle_media_type(
+            "application/vnd.dev.sigstore.bundle+json;version=0.3x"
+        ));
+    }
+
+    #[test]
+    fn base64_in_both_alphabets_with_or_without_padding() {
+        for text in ["+/8=", "+/8", "-_8=", "-_8"] {
+            assert_eq!(decode_base64(text, "sig").unwrap(), [0xfb, 0xff], "{text}");
+        }
+        // Mixed alphabets and a dangling character are refused.
+        for text in ["+_8=", "+/8=x", "a"] {
+            assert!(decode_base64(text, "sig").is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn documents_know_their_lines() {
+        let docs = split_documents(b"\n{\"a\":1}\r\n\n  {\"b\":2}\n").unwrap();
+        let lines: Vec<_> = docs.iter().map(|(line, _, raw)| (*line, *raw)).collect();
+        assert_eq!(lines, [(2, &b"{\"a\":1}"[..]), (4, &b"{\"b\":2}"[..])]);
+    }
+}

@@ -19,7 +19,8 @@ pub use envelope::{IN_TOTO_PAYLOAD_TYPE, decode_base64};
 pub enum ProvenanceError {
     #[error("cannot read {path}: {message}")]
     Io { path: String, message: String },
-    #[error("{what} is not valid JSON (line {line}, column {column}): {message}")]
+    // serde_json's message already ends with "at line L column C".
+    #[error("{what} is not valid JSON: {message}")]
     NotJson {
         what: String,
         line: usize,
