@@ -591,6 +591,16 @@ fn statement_errors_name_the_field() {
             "`predicate.buildType` is missing",
         ),
         (
+            "v1-github.json",
+            Box::new(|v| v["predicate"]["runDetails"]["metadata"]["finishedOn"] = json!("2024-05-01 noon")),
+            "`predicate.runDetails.metadata.finishedOn` is invalid",
+        ),
+        (
+            "v0.2-generator.json",
+            Box::new(|v| v["predicate"]["metadata"]["buildStartedOn"] = json!("2023-09-28T10:01:02")),
+            "`predicate.metadata.buildStartedOn` is invalid",
+        ),
+        (
             "v0.2-generator.json",
             Box::new(|v| v["predicate"]["materials"] = json!("none")),
             "`predicate.materials` has the wrong type",

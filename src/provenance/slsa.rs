@@ -112,6 +112,58 @@ fn read_subjects(top: &Obj<'_>) -> Result<Vec<Subject>, ProvenanceError> {
     Ok(subjects)
 }
 
+/// A metadata timestamp, checked to be RFC 3339 (`2024-05-01T12:00:00Z`, fraction and offset
+/// allowed) because it may end up in our own attestation; kept as written.
+fn timestamp(metadata: Option<&Obj<'_>>, key: &str) -> Result<Option<String>, ProvenanceError> {
+    let Some(metadata) = metadata else { return Ok(None) };
+    let Some(text) = metadata.opt_str(key)? else {
+        return Ok(None);
+    };
+    if !is_rfc3339(text) {
+        return Err(invalid(
+            &metadata.path_of(key),
+            format!("`{text}` is not an RFC 3339 timestamp"),
+        ));
+    }
+    Ok(Some(text.to_string()))
+}
+
+fn is_rfc3339(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits =
+        |range: std::ops::Range<usize>| b.get(range).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let at = |i: usize, chars: &[u8]| b.get(i).is_some_and(|c| chars.contains(c));
+    let shape = digits(0..4)
+        && at(4, b"-")
+        && digits(5..7)
+        && at(7, b"-")
+        && digits(8..10)
+        && at(10, b"Tt ")
+        && digits(11..13)
+        && at(13, b":")
+        && digits(14..16)
+        && at(16, b":")
+        && digits(17..19);
+    if !shape {
+        return false;
+    }
+    let mut rest = b.get(19..).unwrap_or_default();
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        let n = fraction.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return false;
+        }
+        rest = fraction.get(n..).unwrap_or_default();
+    }
+    match rest {
+        b"Z" | b"z" => true,
+        [sign, h1, h2, b':', m1, m2] => {
+            b"+-".contains(sign) && [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
+
 fn owned(value: Option<&str>) -> Option<String> {
     value.map(str::to_string)
 }
@@ -153,8 +205,8 @@ fn read_v1(predicate: &Obj<'_>) -> Result<PredicateFields, ProvenanceError> {
         build_type,
         builder_id,
         invocation_id: meta("invocationId")?,
-        started_on: meta("startedOn")?,
-        finished_on: meta("finishedOn")?,
+        started_on: timestamp(metadata.as_ref(), "startedOn")?,
+        finished_on: timestamp(metadata.as_ref(), "finishedOn")?,
         build,
     })
 }
@@ -177,12 +229,38 @@ fn read_v0_2(predicate: &Obj<'_>) -> Result<PredicateFields, ProvenanceError> {
         build_type,
         builder_id,
         invocation_id,
-        started_on: meta("buildStartedOn")?,
-        finished_on: meta("buildFinishedOn")?,
+        started_on: timestamp(metadata.as_ref(), "buildStartedOn")?,
+        finished_on: timestamp(metadata.as_ref(), "buildFinishedOn")?,
         build: BuildDefinition::V0_2 {
             invocation: predicate.opt("invocation").cloned(),
             build_config: predicate.opt("buildConfig").cloned(),
             materials,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_rfc3339;
+
+    #[test]
+    fn rfc3339_shapes() {
+        for ok in [
+            "2024-05-01T12:00:00Z",
+            "2024-05-01T12:00:00.123456789Z",
+            "2024-05-01t12:00:00+02:00",
+        ] {
+            assert!(is_rfc3339(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "2024-05-01",
+            "2024-05-01T12:00:00",
+            "2024-05-01T12:00:00.Z",
+            "2024-05-01T12:00:00+2",
+            "２０２４",
+        ] {
+            assert!(!is_rfc3339(bad), "{bad}");
+        }
+    }
 }
