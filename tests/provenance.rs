@@ -763,3 +763,51 @@ fn accepts_a_byte_order_mark_and_keeps_unknown_digest_names() {
     assert_eq!(p.subjects[0].digest["dirhash"], "h1:abc=");
     assert_eq!(p.subjects[0].sha256(), None);
 }
+
+/// Committed wrappers, encoded by Python's `base64` from the statement fixtures beside them
+/// (standard and URL-safe unpadded), as an encoder independent of ours.
+#[test]
+fn reads_the_committed_envelope_bundle_and_jsonl_fixtures() {
+    let cases = [
+        ("v1-github.dsse.json", "v1-github.json", Wrapper::Dsse),
+        (
+            "container-based.sigstore.json",
+            "container-based.json",
+            Wrapper::SigstoreBundle {
+                media_type: "application/vnd.dev.sigstore.bundle.v0.3+json".into(),
+            },
+        ),
+        (
+            "v1-github.bundle-v0.2.json",
+            "v1-github.json",
+            Wrapper::SigstoreBundle {
+                media_type: "application/vnd.dev.sigstore.bundle+json;version=0.2".into(),
+            },
+        ),
+    ];
+    for (wrapped, statement, wrapper) in cases {
+        let p = read_path(&fixture_path(wrapped), None).unwrap();
+        assert_eq!(p.payload, fixture(statement), "{wrapped}");
+        assert_eq!(p.wrapper, wrapper);
+        let envelope = p.envelope.unwrap();
+        assert_eq!(envelope.signatures[0].sig, [0x30, 0x45, 0x02, 0x21]);
+        assert_eq!(envelope.signatures[0].keyid.as_deref(), Some(""));
+    }
+
+    let path = fixture_path("three.intoto.jsonl");
+    assert!(matches!(
+        read_path(&path, None),
+        Err(ProvenanceError::SelectionRequired { count: 3 })
+    ));
+    let p = read_path(&path, Some("hello-linux-amd64")).unwrap();
+    assert_eq!((p.line, p.predicate_type), (1, PredicateType::SlsaProvenanceV0_2));
+    let p = read_path(&path, Some("hello.zip")).unwrap();
+    assert_eq!((p.line, p.payload), (2, fixture("v1-github.json")));
+    let p = read_path(
+        &path,
+        Some("9e2bbca079387d7965c3a9cee6d0c53f4f4e63ff7637877a83c4c05f2a666112"),
+    )
+    .unwrap();
+    assert_eq!(p.line, 3);
+    assert!(p.container_build().is_ok());
+}
