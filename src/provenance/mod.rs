@@ -192,7 +192,7 @@ pub struct Provenance {
     pub payload_sha256: String,
     pub wrapper: Wrapper,
     pub envelope: Option<Envelope>,
-    /// 1-based line in a `.intoto.jsonl` file (1 for a single document).
+    /// 1-based line where the statement's document starts (its line in a `.intoto.jsonl`).
     pub line: usize,
 }
 
@@ -215,7 +215,8 @@ impl Provenance {
 }
 
 /// Reads provenance from a file's content (or stdin). With several statements (a
-/// `.intoto.jsonl`), `select` — a subject name or sha256 digest — picks the one that has it.
+/// `.intoto.jsonl`), `select` — a subject name or sha256 digest — picks the one that has it;
+/// given for a single statement, it must match too, so a caller never rebuilds the wrong artifact.
 pub fn read(bytes: &[u8], select: Option<&str>) -> Result<Provenance, ProvenanceError> {
     let documents = envelope::split_documents(bytes)?;
     let several = documents.len() > 1;
