@@ -8,6 +8,7 @@ pub mod cli;
 pub mod compare;
 pub mod diagnose;
 pub mod plan;
+pub mod provenance;
 pub mod recipe;
 pub mod report;
 pub mod runner;

@@ -1,0 +1,122 @@
+//! Typed access to JSON object members, with errors that name the full field path.
+
+use serde_json::{Map, Value};
+
+use super::ProvenanceError;
+
+/// A JSON object and where it sits in the document (`predicate.buildDefinition`).
+pub(super) struct Obj<'a> {
+    map: &'a Map<String, Value>,
+    path: String,
+}
+
+impl<'a> Obj<'a> {
+    pub(super) fn new(value: &'a Value, path: &str) -> Result<Self, ProvenanceError> {
+        match value {
+            Value::Object(map) => Ok(Self {
+                map,
+                path: path.to_string(),
+            }),
+            _ if path.is_empty() => Err(wrong_type("(top level)", "an object")),
+            _ => Err(wrong_type(path, "an object")),
+        }
+    }
+
+    pub(super) fn path_of(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    /// A member; `null` counts as absent, as producers write both.
+    pub(super) fn opt(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    pub(super) fn has(&self, key: &str) -> bool {
+        self.map.contains_key(key)
+    }
+
+    pub(super) fn req(&self, key: &str) -> Result<&'a Value, ProvenanceError> {
+        self.opt(key).ok_or_else(|| ProvenanceError::Missing {
+            field: self.path_of(key),
+        })
+    }
+
+    pub(super) fn str(&self, key: &str) -> Result<&'a str, ProvenanceError> {
+        self.req(key)?
+            .as_str()
+            .ok_or_else(|| wrong_type(&self.path_of(key), "a string"))
+    }
+
+    pub(super) fn opt_str(&self, key: &str) -> Result<Option<&'a str>, ProvenanceError> {
+        match self.opt(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_str()
+                .map(Some)
+                .ok_or_else(|| wrong_type(&self.path_of(key), "a string")),
+        }
+    }
+
+    pub(super) fn obj(&self, key: &str) -> Result<Obj<'a>, ProvenanceError> {
+        Obj::new(self.req(key)?, &self.path_of(key))
+    }
+
+    pub(super) fn opt_obj(&self, key: &str) -> Result<Option<Obj<'a>>, ProvenanceError> {
+        self.opt(key).map(|v| Obj::new(v, &self.path_of(key))).transpose()
+    }
+
+    pub(super) fn array(&self, key: &str) -> Result<&'a Vec<Value>, ProvenanceError> {
+        self.req(key)?
+            .as_array()
+            .ok_or_else(|| wrong_type(&self.path_of(key), "an array"))
+    }
+
+    /// The first of several spellings of one field that is present (`Command`/`command`).
+    pub(super) fn first_of(&self, keys: &[&'static str]) -> Option<&'static str> {
+        keys.iter().copied().find(|k| self.opt(k).is_some())
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&'a String, &'a Value)> + use<'a> {
+        self.map.iter()
+    }
+}
+
+pub(super) fn wrong_type(field: &str, expected: &'static str) -> ProvenanceError {
+    ProvenanceError::WrongType {
+        field: field.to_string(),
+        expected,
+    }
+}
+
+pub(super) fn invalid(field: &str, problem: impl Into<String>) -> ProvenanceError {
+    ProvenanceError::Invalid {
+        field: field.to_string(),
+        problem: problem.into(),
+    }
+}
+
+/// Hex digests of known lengths are checked and lowercased, since subjects match by digest;
+/// other algorithms are kept as written.
+pub(super) fn normalise_digest(algorithm: &str, value: &str, field: &str) -> Result<String, ProvenanceError> {
+    let hex_len = match algorithm {
+        // gitCommit is left out: SHA-256 repositories have 64-digit commits.
+        "sha1" => Some(40),
+        "sha224" | "sha512_224" | "sha3_224" => Some(56),
+        "sha256" | "sha512_256" | "sha3_256" => Some(64),
+        "sha384" | "sha3_384" => Some(96),
+        "sha512" | "sha3_512" => Some(128),
+        _ => None,
+    };
+    match hex_len {
+        Some(len) if value.len() != len || !value.bytes().all(|b| b.is_ascii_hexdigit()) => Err(invalid(
+            field,
+            format!("expected {len} hex digits, found `{value}`"),
+        )),
+        Some(_) => Ok(value.to_ascii_lowercase()),
+        None => Ok(value.to_string()),
+    }
+}
