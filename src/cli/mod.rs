@@ -4,6 +4,7 @@
 pub mod check;
 pub mod diff;
 pub mod image;
+pub mod keys;
 pub mod progress;
 
 pub use crate::units::{parse_duration, parse_size};
@@ -50,6 +51,10 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// Build, list, export and import the pinned builder images.
     Image(image::ImageArgs),
+    /// Make a key pair for signing attestations (ECDSA P-256 by default).
+    Keygen(keys::KeygenArgs),
+    /// Check an attestation's signature, its subjects and stated expectations.
+    Verify(keys::VerifyArgs),
 }
 
 /// A user-facing failure: what went wrong, and what to do about it.
@@ -100,6 +105,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Check(args) => check::run(args, &out),
         Command::Diff(args) => diff::run(args, &out),
         Command::Image(args) => image::run(args),
+        Command::Keygen(args) => keys::keygen(args, &out),
+        Command::Verify(args) => keys::verify(args, &out),
     }
 }
 

@@ -1,0 +1,73 @@
+//! `repro keygen` and `repro verify` through the binary: exit 0 valid, 1 invalid, 2 malformed.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use repro::attest::{self, PrivateKey};
+
+#[test]
+fn keygen_then_verify_every_verdict() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |s: &str| d.path().join(s).display().to_string();
+    let (code, out, err) = common::run(&["keygen", "--out", &p("k")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("keyid:"), "{out}");
+    let mode = std::fs::metadata(p("k.key.pem")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let (code, _, err) = common::run(&["keygen", "--out", &p("k")]);
+    assert_eq!(code, 2, "never overwrites a private key: {err}");
+    assert_eq!(common::run(&["keygen", "--ed25519", "--out", &p("e")]).0, 0);
+
+    std::fs::write(p("art"), b"artifact bytes").unwrap();
+    std::fs::write(p("other"), b"other bytes").unwrap();
+    let digest = repro::compare::source::sha256_hex(b"artifact bytes");
+    let stmt = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "art", "digest": {"sha256": digest}}],
+        "predicateType": "https://example.com/test/v1",
+        "predicate": {"verdicts": {"reproducible": true}},
+    });
+    let key = PrivateKey::from_file(&d.path().join("k.key.pem")).unwrap();
+    let env = attest::sign_statement(serde_json::to_string(&stmt).unwrap().as_bytes(), &key).unwrap();
+    std::fs::write(p("att.json"), env.to_json()).unwrap();
+
+    let verify = |extra: &[&str], key: &str| {
+        let mut args = vec!["verify".to_string(), p("att.json"), "--key".into(), p(key)];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        common::run(&args)
+    };
+    let (code, out, err) = verify(
+        &[
+            "--artifact",
+            &p("art"),
+            "--expect",
+            "predicate.verdicts.reproducible=true",
+        ],
+        "k.pub.pem",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("VALID"), "{out}");
+    let (code, out, _) = verify(&["--artifact", &p("other")], "k.pub.pem");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("is not a subject"), "{out}");
+    let (code, out, _) = verify(&["--expect", "predicateType=https://other/v1"], "k.pub.pem");
+    assert_eq!(code, 1, "{out}");
+    let (code, out, _) = verify(&[], "e.pub.pem");
+    assert_eq!(code, 1, "another key: {out}");
+    assert!(out.starts_with("INVALID"), "{out}");
+    // A tampered payload is invalid; garbage is malformed.
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("att.json")).unwrap()).unwrap();
+    v["payload"] = serde_json::Value::String(base64_of(br#"{"_type":"x"}"#));
+    std::fs::write(p("att.json"), v.to_string()).unwrap();
+    assert_eq!(verify(&[], "k.pub.pem").0, 1);
+    std::fs::write(p("att.json"), "not json").unwrap();
+    assert_eq!(verify(&[], "k.pub.pem").0, 2);
+}
+
+fn base64_of(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
