@@ -96,6 +96,21 @@ fn no_outputs_is_an_error() {
 }
 
 #[test]
+fn markdown_summary_leads_with_culprits_and_findings() {
+    let d = project("mkdir -p out; hostname > out/h\n");
+    let md = d.path().join("summary.md");
+    let (code, _, err) = check(d.path(), &["--markdown", &md.display().to_string()]);
+    assert_eq!(code, 1, "{err}");
+    let text = std::fs::read_to_string(md).unwrap();
+    assert!(text.starts_with("## repro check"), "{text}");
+    assert!(
+        text.contains("❌ not reproducible") && text.contains("**Culprits:** hostname"),
+        "{text}"
+    );
+    assert!(text.contains("| `hostname` |"), "{text}");
+}
+
+#[test]
 fn keep_keeps_outputs_logs_and_specs() {
     let d = project("mkdir -p out; hostname > out/h; echo built\n");
     let keep = tempfile::tempdir().unwrap();

@@ -62,6 +62,9 @@ pub struct CheckArgs {
     /// Write the JSON report to FILE, or to stdout with `-` (stdout then carries only JSON).
     #[arg(long, value_name = "FILE|-")]
     pub json: Option<String>,
+    /// Write a Markdown report (for CI job summaries) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
     /// Leave differences in outputs matching GLOB out (repeatable; also inside archives).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
@@ -129,6 +132,9 @@ pub fn run(args: CheckArgs, out: &Output) -> anyhow::Result<i32> {
         } else {
             fs_err::write(target, j)?;
         }
+    }
+    if let Some(path) = &args.markdown {
+        fs_err::write(path, report::check::markdown(&report))?;
     }
     if !json_only {
         out.stdout(&report::check::text(

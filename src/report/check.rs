@@ -204,3 +204,101 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
     }
     out
 }
+
+/// The Markdown report, sized for a CI job summary: verdict, culprits, findings with their
+/// hints, then the artifacts.
+pub fn markdown(r: &CheckReport) -> String {
+    let name = |v: serde_json::Result<serde_json::Value>| {
+        v.ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let mut out = String::new();
+    let verdict = match r.verdict {
+        Verdict::Reproducible => "✅ reproducible",
+        Verdict::NotReproducible => "❌ not reproducible",
+    };
+    let _ = writeln!(out, "## repro check `{}`: {verdict}\n", r.project);
+    let _ = writeln!(
+        out,
+        "{} runs · {} backend{} · image `{}` · `SOURCE_DATE_EPOCH={}` · variations: {}\n",
+        r.runs.len(),
+        r.backend,
+        if r.isolated { "" } else { " (**unisolated**)" },
+        r.image.reference,
+        r.source_date_epoch,
+        r.variations
+            .iter()
+            .map(|v| v.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if r.isolation.is_some() {
+        let culprits: Vec<&str> = r.culprits.iter().map(|v| v.name()).collect();
+        let random = r.artifacts.iter().any(|a| a.random);
+        let _ = writeln!(
+            out,
+            "**Culprits:** {}{}\n",
+            if culprits.is_empty() {
+                "none".into()
+            } else {
+                culprits.join(", ")
+            },
+            if random {
+                " · random (differs with every variation off)"
+            } else {
+                ""
+            }
+        );
+    }
+    if !r.findings.is_empty() || !r.build_findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "| code | symptom | where | evidence | hint |\n|---|---|---|---|---|"
+        );
+        for f in &r.findings {
+            let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | `{}` | {} | {} |",
+                name(serde_json::to_value(f.code)),
+                name(serde_json::to_value(f.symptom)),
+                cell(&f.path),
+                cell(&f.evidence),
+                cell(&f.hint)
+            );
+        }
+        for f in &r.build_findings {
+            let _ = writeln!(
+                out,
+                "| `{}` | | run {} | {} | |",
+                f.code,
+                f.run,
+                f.message.replace('|', "\\|")
+            );
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "| artifact | same in every run | sha256 per run |\n|---|---|---|"
+    );
+    for a in r.artifacts.iter().take(200) {
+        let digests: Vec<String> = a
+            .sha256
+            .iter()
+            .map(|(run, d)| format!("{run} `{}`", short(d)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            a.path,
+            if a.reproducible { "✅" } else { "❌" },
+            digests.join(" · ")
+        );
+    }
+    for note in &r.notes {
+        let _ = writeln!(out, "\n> note: {note}");
+    }
+    out
+}
