@@ -27,15 +27,7 @@ pub(super) fn collect(input: CollectInput<'_>) -> Result<CheckReport, CheckError
         results,
         started,
     } = input;
-    let exclude = {
-        let mut b = globset::GlobSetBuilder::new();
-        for g in &build.exclude_outputs {
-            if let Ok(g) = globset::Glob::new(g) {
-                b.add(g);
-            }
-        }
-        b.build().unwrap_or_else(|_| globset::GlobSet::empty())
-    };
+    let exclude = output_excludes(&build);
     let mut runs = Vec::new();
     let mut outputs: BTreeMap<String, (PathBuf, BTreeMap<String, Artifact>)> = BTreeMap::new();
     let mut build_findings = Vec::new();
@@ -77,23 +69,12 @@ pub(super) fn collect(input: CollectInput<'_>) -> Result<CheckReport, CheckError
         }
         let mut count = 0;
         if let Some(archive) = &r.outputs_archive {
-            let f = std::fs::File::open(archive).map_err(|source| CheckError::Io {
-                context: format!("opening {}", archive.display()),
-                source,
-            })?;
             let dest = run_dir.join("outputs");
-            let reader = std::io::BufReader::new(f);
-            let unpacked = if r.outputs_wrapped {
-                artifacts::with_member(reader, "outputs.tar", |inner| {
-                    artifacts::unpack(inner, &dest, &exclude)
-                })
-            } else {
-                artifacts::unpack(reader, &dest, &exclude)
-            }
-            .map_err(|source| CheckError::Artifacts {
-                run: spec.label.clone(),
-                source,
-            })?;
+            let unpacked =
+                unpack_outputs(r, archive, &dest, &exclude).map_err(|source| CheckError::Artifacts {
+                    run: spec.label.clone(),
+                    source,
+                })?;
             count = unpacked.artifacts.len();
             outputs.insert(spec.label.clone(), (dest, unpacked.artifacts));
         }

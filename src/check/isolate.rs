@@ -56,24 +56,12 @@ impl Prober<'_, '_> {
         let results = self.runner.run(&specs).await?;
         for ((_, dir, r), set) in results.into_iter().zip(todo) {
             let mut digests = BTreeMap::new();
-            if let (true, Some(archive)) = (r.exit_code == 0 && !r.timed_out, &r.outputs_archive) {
-                let f = std::fs::File::open(archive).map_err(|source| CheckError::Io {
-                    context: format!("opening {}", archive.display()),
-                    source,
-                })?;
-                let dest = dir.join("outputs");
-                let reader = std::io::BufReader::new(f);
-                let unpacked = if r.outputs_wrapped {
-                    artifacts::with_member(reader, "outputs.tar", |inner| {
-                        artifacts::unpack(inner, &dest, &self.exclude)
-                    })
-                } else {
-                    artifacts::unpack(reader, &dest, &self.exclude)
-                };
-                if let Ok(u) = unpacked {
-                    for (path, a) in u.artifacts {
-                        digests.insert(path, Some(a.sha256));
-                    }
+            // A probe that fails or whose outputs cannot be read produced nothing.
+            if let (true, Some(archive)) = (r.exit_code == 0 && !r.timed_out, &r.outputs_archive)
+                && let Ok(u) = unpack_outputs(&r, archive, &dir.join("outputs"), &self.exclude)
+            {
+                for (path, a) in u.artifacts {
+                    digests.insert(path, Some(a.sha256));
                 }
             }
             self.memo.insert(set, digests);
@@ -138,16 +126,10 @@ pub(super) async fn isolate(
     report: &CheckReport,
     budget: usize,
 ) -> Result<Isolation, CheckError> {
-    let mut exclude = globset::GlobSetBuilder::new();
-    for g in &plan.build.exclude_outputs {
-        if let Ok(g) = globset::Glob::new(g) {
-            exclude.add(g);
-        }
-    }
     let mut p = Prober {
         runner,
         plan,
-        exclude: exclude.build().unwrap_or_else(|_| globset::GlobSet::empty()),
+        exclude: output_excludes(&plan.build),
         memo: BTreeMap::new(),
         builds: 0,
         budget,

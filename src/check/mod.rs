@@ -376,6 +376,35 @@ pub async fn check(opts: CheckOptions, progress: Arc<dyn Progress>) -> Result<Ch
     Ok(report)
 }
 
+/// The recipe's or repro.toml's `exclude_outputs` as one glob set (invalid globs never match).
+fn output_excludes(build: &BuildDef) -> globset::GlobSet {
+    let mut b = globset::GlobSetBuilder::new();
+    for g in &build.exclude_outputs {
+        if let Ok(g) = globset::Glob::new(g) {
+            b.add(g);
+        }
+    }
+    b.build().unwrap_or_else(|_| globset::GlobSet::empty())
+}
+
+/// Unpacks a finished run's outputs archive (wrapped by the engine or not) into `dest`.
+fn unpack_outputs(
+    r: &RunResult,
+    archive: &Path,
+    dest: &Path,
+    exclude: &globset::GlobSet,
+) -> Result<artifacts::RunOutputs, artifacts::ArtifactError> {
+    let reader =
+        std::io::BufReader::new(std::fs::File::open(archive).map_err(artifacts::ArtifactError::Read)?);
+    if r.outputs_wrapped {
+        artifacts::with_member(reader, "outputs.tar", |inner| {
+            artifacts::unpack(inner, dest, exclude)
+        })
+    } else {
+        artifacts::unpack(reader, dest, exclude)
+    }
+}
+
 /// The project's cargo config file that sets rustflags, if any.
 fn cargo_rustflags(dir: &Path) -> Option<String> {
     ["config.toml", "config"].iter().find_map(|name| {

@@ -139,6 +139,26 @@ pub enum Symptom {
     Content,
 }
 
+/// The stable kebab-case name serde gives a code or symptom (JSON, docs anchors, reports).
+fn kebab(v: impl Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&kebab(self))
+    }
+}
+
+impl std::fmt::Display for Symptom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&kebab(self))
+    }
+}
+
 /// One diagnosed difference.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {

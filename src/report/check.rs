@@ -144,14 +144,7 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
     if !r.findings.is_empty() {
         let _ = writeln!(out, "\nfindings:");
         for f in &r.findings {
-            let code = serde_json::to_value(f.code)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            let symptom = serde_json::to_value(f.symptom)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let (code, symptom) = (f.code, f.symptom);
             let _ = writeln!(
                 out,
                 "  {} ({symptom}) in {}",
@@ -208,11 +201,6 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
 /// The Markdown report, sized for a CI job summary: verdict, culprits, findings with their
 /// hints, then the artifacts.
 pub fn markdown(r: &CheckReport) -> String {
-    let name = |v: serde_json::Result<serde_json::Value>| {
-        v.ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default()
-    };
     let mut out = String::new();
     let verdict = match r.verdict {
         Verdict::Reproducible => "✅ reproducible",
@@ -261,8 +249,8 @@ pub fn markdown(r: &CheckReport) -> String {
             let _ = writeln!(
                 out,
                 "| `{}` | {} | `{}` | {} | {} |",
-                name(serde_json::to_value(f.code)),
-                name(serde_json::to_value(f.symptom)),
+                f.code,
+                f.symptom,
                 cell(&f.path),
                 cell(&f.evidence),
                 cell(&f.hint)
