@@ -9,6 +9,7 @@ pub mod compare;
 pub mod diagnose;
 pub mod plan;
 pub mod provenance;
+pub mod rebuild;
 pub mod recipe;
 pub mod report;
 pub mod runner;

@@ -1,6 +1,8 @@
 //! Integration tests of the attest stage: the DSSE spec's test vector, round trips,
 //! tampering, key files, keyids and cross-verification with securesystemslib.
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Command;
@@ -276,36 +278,12 @@ fn keyid_is_stable_and_matches_the_securesystemslib_formula() {
     );
 }
 
-const SSLIB_SCRIPT: &str = r#"
-import json, sys
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from securesystemslib.dsse import Envelope
-from securesystemslib.signer import SSlibKey
-env_path, pem_path = sys.argv[1], sys.argv[2]
-key = SSlibKey.from_crypto(load_pem_public_key(open(pem_path, "rb").read()))
-print(key.keyid)
-envelope = Envelope.from_dict(json.load(open(env_path)))
-envelope.verify([key], 1)
-print("verified")
-"#;
-
 fn securesystemslib_verify(dir: &Path, envelope: &str, public: &PublicKey) -> (bool, String) {
-    require_securesystemslib();
     let env_path = dir.join("env.json");
     let pem_path = dir.join("key.pub.pem");
     std::fs::write(&env_path, envelope).unwrap();
     std::fs::write(&pem_path, public.to_pem().unwrap()).unwrap();
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(SSLIB_SCRIPT)
-        .arg(&env_path)
-        .arg(&pem_path)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    common::sslib_verify(&env_path, &pem_path)
 }
 
 #[test]
@@ -348,21 +326,10 @@ for i in range(count):
     open(f"{out_dir}/sslib{i}.json", "w").write(json.dumps(env.to_dict()))
 "#;
 
-fn require_securesystemslib() {
-    let available = Command::new("python3")
-        .args(["-c", "import securesystemslib, cryptography"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        available,
-        "the independent verifier is missing: run `pip install 'securesystemslib[crypto]'`"
-    );
-}
-
 #[test]
 fn repro_verifies_envelopes_signed_by_securesystemslib() {
     use std::io::Write as _;
-    require_securesystemslib();
+    common::require_securesystemslib();
     let dir = tempfile::tempdir().unwrap();
     // pyca/cryptography's ECDSA is randomised and does not normalise s, so 16 signatures
     // almost surely include high-s ones, which repro must accept as securesystemslib does.

@@ -228,13 +228,17 @@ fn keep_runs(keep: &Path, results: &[(RunSpec, PathBuf, RunResult)]) -> Result<(
     Ok(())
 }
 
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+pub(super) fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
             copy_tree(&entry.path(), &target)?;
+        } else if kind.is_symlink() {
+            // Kept as a link: following it could copy a file from outside the outputs.
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, target)?;
         } else {
             std::fs::copy(entry.path(), target)?;
         }

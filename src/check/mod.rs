@@ -48,6 +48,38 @@ pub struct CheckOptions {
     pub local: bool,
     /// Receives every build log line as (run label, line), for `-v`.
     pub log_lines: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
+    /// Build this instead of the project's `repro.toml` or recipe (a recorded build, for
+    /// `repro rebuild`).
+    pub build: Option<BuildDef>,
+    /// Run only the control build (for `repro build`): nothing is compared or isolated.
+    pub control_only: bool,
+    /// Copy the control run's outputs into this directory (created if missing).
+    pub control_outputs: Option<PathBuf>,
+}
+
+impl CheckOptions {
+    /// The options `repro check DIR` starts from: two runs, every variation, isolation on.
+    pub fn new(dir: PathBuf) -> CheckOptions {
+        CheckOptions {
+            dir,
+            runs: 2,
+            variations: crate::plan::select(&[], &[]),
+            source_date_epoch: None,
+            image: None,
+            allow_unpinned: false,
+            network: false,
+            timeout_secs: None,
+            keep: None,
+            recipes: None,
+            compare: compare::Options::default(),
+            isolate_budget: 24,
+            local: false,
+            log_lines: None,
+            build: None,
+            control_only: false,
+            control_outputs: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -237,8 +269,10 @@ pub async fn check(opts: CheckOptions, progress: Arc<dyn Progress>) -> Result<Ch
         context: format!("cannot open the project directory {}", opts.dir.display()),
         source,
     })?;
-    let recipes = recipe::load(opts.recipes.as_deref())?;
-    let mut build = recipe::resolve(&dir, &recipes)?;
+    let mut build = match &opts.build {
+        Some(build) => build.clone(),
+        None => recipe::resolve(&dir, &recipe::load(opts.recipes.as_deref())?)?,
+    };
     if opts.network {
         build.network = true;
     }
@@ -260,6 +294,9 @@ pub async fn check(opts: CheckOptions, progress: Arc<dyn Progress>) -> Result<Ch
     );
     let mut notes = Vec::new();
     let mut variations = opts.variations.clone();
+    if opts.control_only {
+        variations.clear();
+    }
     if opts.local {
         notes.push(
             "local backend: the builds ran as plain processes on this machine, UNISOLATED (host \
@@ -342,7 +379,12 @@ pub async fn check(opts: CheckOptions, progress: Arc<dyn Progress>) -> Result<Ch
         log_lines: opts.log_lines.clone(),
         progress,
     };
-    let results = runner.run(&plan.runs).await?;
+    let specs = if opts.control_only {
+        &plan.runs[..1]
+    } else {
+        &plan.runs[..]
+    };
+    let results = runner.run(specs).await?;
     let image = match &backend {
         Backend::Docker { image, .. } => image.clone(),
         Backend::Local => ImageInfo {
@@ -368,6 +410,12 @@ pub async fn check(opts: CheckOptions, progress: Arc<dyn Progress>) -> Result<Ch
         results,
         started,
     })?;
+    if let (Some(to), Some(from)) = (&opts.control_outputs, &control_outputs) {
+        collect::copy_tree(from, to).map_err(|source| CheckError::Io {
+            context: format!("copying the outputs to {}", to.display()),
+            source,
+        })?;
+    }
     if report.verdict == Verdict::NotReproducible && opts.isolate_budget > 0 && control_outputs.is_some() {
         let iso = isolate::isolate(&runner, &plan, &report, opts.isolate_budget).await?;
         isolate::apply(&mut report, iso);
@@ -568,7 +616,13 @@ async fn resolve_image(
 
 async fn engine_image(docker: &bollard::Docker, r: &ImageRef) -> Result<ImageInfo, CheckError> {
     let reference = r.to_string();
-    let found = image::inspect(docker, &reference).await?;
+    let mut found = image::inspect(docker, &reference).await?;
+    if found.is_none()
+        && let Some(digest) = r.digest()
+    {
+        // `name@sha256:ID` of an image loaded without that name: the engine knows it by ID.
+        found = image::inspect(docker, digest).await?.filter(|f| f.id == digest);
+    }
     let Some(found) = found else {
         return Err(CheckError::ImageMissing { reference });
     };

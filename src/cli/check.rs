@@ -88,7 +88,7 @@ pub fn run(args: CheckArgs, out: &Output) -> anyhow::Result<i32> {
         },
         local: args.local,
         isolate_budget: if args.no_isolate { 0 } else { args.isolate_budget },
-        log_lines: None,
+        ..CheckOptions::new(args.dir.clone())
     };
     let mut options = options;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

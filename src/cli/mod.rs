@@ -1,11 +1,13 @@
 //! The command line: parses arguments into options, dispatches to a command, and prints
 //! (stdout for data and reports, stderr for people). `error:` then `hint:` on failure.
 
+pub mod build;
 pub mod check;
 pub mod diff;
 pub mod image;
 pub mod keys;
 pub mod progress;
+pub mod rebuild;
 
 pub use crate::units::{parse_duration, parse_size};
 
@@ -49,6 +51,12 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Compare two files or directories structurally, by format, all the way down.
     Diff(diff::DiffArgs),
+    /// Build a committed project once in its pinned builder image and write signed SLSA v1
+    /// provenance for the outputs.
+    Build(build::BuildArgs),
+    /// Re-run a build recorded in SLSA provenance with variations, compare the runs with each
+    /// other and with the published subjects, and sign the verdict.
+    Rebuild(rebuild::RebuildArgs),
     /// Build, list, export and import the pinned builder images.
     Image(image::ImageArgs),
     /// Make a key pair for signing attestations (ECDSA P-256 by default).
@@ -104,6 +112,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Check(args) => check::run(args, &out),
         Command::Diff(args) => diff::run(args, &out),
+        Command::Build(args) => build::run(args, &out),
+        Command::Rebuild(args) => rebuild::run(args, &out),
         Command::Image(args) => image::run(args),
         Command::Keygen(args) => keys::keygen(args, &out),
         Command::Verify(args) => keys::verify(args, &out),
@@ -124,6 +134,64 @@ pub async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term => {}
     }
+}
+
+/// Runs builds on a fresh runtime: with `-v`, every build log line goes live to stderr; on
+/// Ctrl-C or SIGTERM our containers are killed and removed and `None` is returned.
+pub fn run_builds<T, F>(
+    verbose: bool,
+    make: impl FnOnce(
+        Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
+        std::sync::Arc<dyn crate::runner::image::Progress>,
+    ) -> F,
+) -> anyhow::Result<Option<T>>
+where
+    F: std::future::Future<Output = T>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let log_lines = verbose.then(|| {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
+        runtime.spawn(async move {
+            while let Some((run, line)) = rx.recv().await {
+                eprintln!("[{run}] {line}");
+            }
+        });
+        tx
+    });
+    let progress = progress::for_terminal(verbose);
+    let work = make(log_lines, progress);
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = work => Some(r),
+            _ = shutdown_signal() => None,
+        }
+    });
+    if result.is_none() {
+        runtime.block_on(async {
+            if let Ok(d) = crate::runner::docker::connect().await {
+                crate::runner::docker::remove_live(&d).await;
+            }
+        });
+        runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+        eprintln!("repro: interrupted; build containers removed");
+    }
+    Ok(result)
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it, so that a failure never
+/// leaves a partial file (attestations and keys must be whole or absent).
+pub fn write_file(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    tmp.write_all(bytes)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error))?;
+    Ok(())
 }
 
 /// Where and how commands print.

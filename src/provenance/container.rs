@@ -18,7 +18,7 @@ pub struct ContainerBuild {
 }
 
 /// `source`: `git+https://host/repo@ref` and the commit it resolved to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct GitSource {
     /// The URI as recorded.
     pub uri: String,
@@ -31,7 +31,7 @@ pub struct GitSource {
 }
 
 /// `builderImage`: `name@sha256:…` and its digest.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BuilderImage {
     /// The URI as recorded.
     pub uri: String,
@@ -77,7 +77,7 @@ fn either(config: &Obj<'_>, keys: [&'static str; 2]) -> &'static str {
     config.first_of(&keys).unwrap_or(keys[0])
 }
 
-fn read_source(source: &Obj<'_>) -> Result<GitSource, ProvenanceError> {
+pub(super) fn read_source(source: &Obj<'_>) -> Result<GitSource, ProvenanceError> {
     let uri = source.str("uri")?;
     let field = source.path_of("uri");
     let rest = uri
@@ -96,7 +96,7 @@ fn read_source(source: &Obj<'_>) -> Result<GitSource, ProvenanceError> {
     })
 }
 
-fn read_image(image: &Obj<'_>) -> Result<BuilderImage, ProvenanceError> {
+pub(super) fn read_image(image: &Obj<'_>) -> Result<BuilderImage, ProvenanceError> {
     let uri = image.str("uri")?;
     let field = image.path_of("uri");
     let (name, uri_digest) = uri

@@ -4,6 +4,7 @@
 mod container;
 mod envelope;
 mod fields;
+mod repro;
 mod slsa;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use serde_json::Value;
 
 pub use container::{BuilderImage, CONTAINER_BUILD_TYPE, ContainerBuild, GitSource};
 pub use envelope::{IN_TOTO_PAYLOAD_TYPE, decode_base64};
+pub use repro::{REPRO_BUILD_TYPE_PREFIX, ReproBuild};
 
 /// Everything that can be wrong with a provenance input. Each variant names the field or line.
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +202,11 @@ impl Provenance {
     /// The container-based build parameters; errors if this is another build type.
     pub fn container_build(&self) -> Result<ContainerBuild, ProvenanceError> {
         container::extract(self)
+    }
+
+    /// The parameters of one of repro's own build types (what `repro build` records).
+    pub fn repro_build(&self) -> Result<ReproBuild, ProvenanceError> {
+        repro::extract(self)
     }
 
     /// Whether a subject has this name, or this sha256 digest (`sha256:` prefix optional).

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod json;
 pub mod markdown;
+pub mod rebuild;
 pub mod text;
 
 use serde::Serialize;

@@ -99,3 +99,46 @@ impl jsonschema::Retrieve for LocalSchemas {
         Ok(serde_json::from_str(&text)?)
     }
 }
+
+/// Fails with an install hint unless Python's securesystemslib (the independent DSSE
+/// verifier) is importable.
+pub fn require_securesystemslib() {
+    let available = Command::new("python3")
+        .args(["-c", "import securesystemslib, cryptography"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        available,
+        "the independent verifier is missing: run `pip install 'securesystemslib[crypto]'`"
+    );
+}
+
+const SSLIB_SCRIPT: &str = r#"
+import json, sys
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from securesystemslib.dsse import Envelope
+from securesystemslib.signer import SSlibKey
+env_path, pem_path = sys.argv[1], sys.argv[2]
+key = SSlibKey.from_crypto(load_pem_public_key(open(pem_path, "rb").read()))
+print(key.keyid)
+envelope = Envelope.from_dict(json.load(open(env_path)))
+envelope.verify([key], 1)
+print("verified")
+"#;
+
+/// Has securesystemslib verify the DSSE envelope at `envelope` with the PEM public key at
+/// `pem`: (verified, its stdout — the keyid it computes first).
+pub fn sslib_verify(envelope: &Path, pem: &Path) -> (bool, String) {
+    require_securesystemslib();
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(SSLIB_SCRIPT)
+        .arg(envelope)
+        .arg(pem)
+        .output()
+        .expect("running python3");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}

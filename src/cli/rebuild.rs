@@ -1,0 +1,306 @@
+//! `repro rebuild PROV`: re-run a recorded build with variations, compare with the published
+//! subjects, and sign the verdict. The private key is read here, into this process only; the
+//! builds get the source tar and nothing else.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::Args;
+use sha2::{Digest, Sha256};
+
+use super::{Output, UserError, parse_duration};
+use crate::attest::{self, PrivateKey, PublicKey};
+use crate::check::CheckOptions;
+use crate::compare;
+use crate::plan::{Variation, select};
+use crate::provenance::{self, Provenance};
+use crate::rebuild::{self, RebuildError, RebuildOptions, RebuildReport, statements};
+use crate::report::{self, text::TextOptions};
+
+/// How the runs are made: shared by `repro rebuild` and `repro build`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Stop a build after this long (e.g. 30m; default: the recorded or recipe's).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// Keep each run's outputs, log and spec in DIR/<run>/.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+    /// Read build recipes from DIR instead of the built-in ones.
+    #[arg(long, value_name = "DIR", env = "REPRO_REBUILDERS")]
+    pub rebuilders: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// The provenance: a file, or `-` for stdin (statement, DSSE envelope, Sigstore bundle,
+    /// or `.intoto.jsonl`).
+    pub provenance: String,
+    /// In a `.intoto.jsonl` with several statements, the one with this subject (name or sha256).
+    #[arg(long, value_name = "NAME|DIGEST")]
+    pub subject: Option<String>,
+    /// Verify the provenance's signature with this public key before anything else.
+    #[arg(long, value_name = "PUB")]
+    pub provenance_key: Option<PathBuf>,
+    /// A checkout of the recorded source (its commit must be the recorded one).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub source: PathBuf,
+    /// Use this image instead of the recorded builder image (recorded in the report and the
+    /// attestation): one of ours (default, rust, go) or name@sha256:….
+    #[arg(long, value_name = "REF")]
+    pub image_override: Option<String>,
+    /// Sign with this private key (PEM, PKCS#8): needs -o, --bundle or --vsa.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<PathBuf>,
+    /// Write the signed attestation (DSSE envelope) here when both verdicts hold.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also write the attestation as a Sigstore bundle v0.3.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
+    /// Also write a signed SLSA Verification Summary (v1).
+    #[arg(long, value_name = "FILE")]
+    pub vsa: Option<PathBuf>,
+    /// On a failed verdict, sign an explicit FAILED attestation (and VSA) instead of nothing.
+    #[arg(long)]
+    pub attest_failure: bool,
+    /// The id (a URI) the attestation and VSA give the rebuilder: yours.
+    #[arg(long, value_name = "URI", default_value = statements::DEFAULT_REBUILDER_ID)]
+    pub rebuilder_id: String,
+    /// Write the JSON report to FILE, or to stdout with `-` (stdout then carries only JSON).
+    #[arg(long, value_name = "FILE|-")]
+    pub json: Option<String>,
+    /// How many builds: A (control), B (varied), then more varied runs.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(2..=16))]
+    pub runs: u16,
+    /// Vary only these (comma-separated; see `repro check --help`).
+    #[arg(long, value_delimiter = ',', value_name = "VARIATIONS")]
+    pub vary: Vec<Variation>,
+    /// Do not vary these (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "VARIATIONS")]
+    pub no_vary: Vec<Variation>,
+    /// Leave outputs matching GLOB out of the across-runs verdict (never a subject); the
+    /// attestation records them with their digests.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Builds culprit isolation may make when the runs differ (0: none; `repro check` explains
+    /// differences in depth).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub isolate_budget: usize,
+    /// Run the builds as plain processes on this machine (UNISOLATED): nothing is signed unless
+    /// --allow-unisolated is given too.
+    #[arg(long)]
+    pub local: bool,
+    /// Sign even though the builds ran on the local backend (recorded in the attestation).
+    #[arg(long)]
+    pub allow_unisolated: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Reads the provenance from a file or stdin; returns it with the input's sha256.
+pub fn read_provenance(source: &str, select: Option<&str>) -> anyhow::Result<(Provenance, String)> {
+    let bytes = if source == "-" {
+        let mut b = Vec::new();
+        std::io::stdin().read_to_end(&mut b)?;
+        b
+    } else {
+        fs_err::read(source).map_err(|e| UserError::new(e.to_string(), None))?
+    };
+    let provenance = provenance::read(&bytes, select).map_err(|e| {
+        let hint = matches!(
+            e,
+            provenance::ProvenanceError::SelectionRequired { .. }
+                | provenance::ProvenanceError::Ambiguous { .. }
+        )
+        .then_some("pick one statement with --subject NAME|DIGEST");
+        UserError::new(format!("{source}: {e}"), hint)
+    })?;
+    Ok((provenance, hex::encode(Sha256::digest(&bytes))))
+}
+
+/// Checks the provenance envelope's signature with `key`; returns the key's keyid.
+fn verify_provenance(p: &Provenance, key_path: &std::path::Path) -> anyhow::Result<String> {
+    let key = PublicKey::from_file(key_path)
+        .map_err(|e| UserError::new(format!("cannot use the key {}: {e}", key_path.display()), None))?;
+    let Some(env) = &p.envelope else {
+        return Err(UserError::new(
+            "the provenance is an unsigned statement, so --provenance-key cannot check it",
+            Some("give the signed form (DSSE envelope or Sigstore bundle), or drop --provenance-key"),
+        )
+        .into());
+    };
+    let envelope = attest::Envelope {
+        payload: p.payload.clone(),
+        payload_type: env.payload_type.clone(),
+        signatures: env
+            .signatures
+            .iter()
+            .map(|s| attest::Signature {
+                keyid: s.keyid.clone(),
+                sig: s.sig.clone(),
+            })
+            .collect(),
+    };
+    envelope.verify(&key).map_err(|e| {
+        UserError::new(
+            format!(
+                "the provenance's signature does not verify with {}: {e}",
+                key_path.display()
+            ),
+            Some("nothing was rebuilt: check that the key is the builder's"),
+        )
+    })?;
+    Ok(key.keyid()?)
+}
+
+/// Signing, decided before any build so that a bad key or a refused combination costs nothing.
+pub(super) struct Signer {
+    pub key: PrivateKey,
+    pub path: PathBuf,
+}
+
+pub(super) fn load_signer(
+    key: Option<&PathBuf>,
+    wanted: bool,
+    flags: &str,
+) -> anyhow::Result<Option<Signer>> {
+    match (key, wanted) {
+        (None, false) => Ok(None),
+        (None, true) => Err(UserError::new(
+            format!("{flags} write signed files: give the signing key with --key"),
+            Some("make one with `repro keygen --out PREFIX`"),
+        )
+        .into()),
+        (Some(path), _) => {
+            let key = PrivateKey::from_file(path).map_err(|e| {
+                UserError::new(
+                    format!("cannot use the signing key {}: {e}", path.display()),
+                    None,
+                )
+            })?;
+            Ok(Some(Signer {
+                key,
+                path: path.clone(),
+            }))
+        }
+    }
+}
+
+pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
+    let wants_signing = args.output.is_some() || args.bundle.is_some() || args.vsa.is_some();
+    let signer = load_signer(args.key.as_ref(), wants_signing, "-o, --bundle and --vsa")?;
+    if signer.is_some() && !wants_signing {
+        return Err(UserError::new(
+            "--key is given but nothing to sign into",
+            Some("add -o FILE (the attestation), --bundle FILE and/or --vsa FILE"),
+        )
+        .into());
+    }
+    if signer.is_some() && args.local && !args.allow_unisolated {
+        return Err(UserError::new(
+            "refusing to sign a rebuild on the local backend: its builds are not isolated",
+            Some("use the Docker backend, or add --allow-unisolated (recorded in the attestation)"),
+        )
+        .into());
+    }
+    let (provenance, file_sha256) = read_provenance(&args.provenance, args.subject.as_deref())?;
+    let signature_keyid = match &args.provenance_key {
+        Some(k) => Some(verify_provenance(&provenance, k)?),
+        None => None,
+    };
+    let check = CheckOptions {
+        runs: usize::from(args.runs),
+        variations: select(&args.vary, &args.no_vary),
+        timeout_secs: args.run.timeout.map(|d| d.as_secs().max(1)),
+        keep: args.run.keep.clone(),
+        recipes: args.run.rebuilders.clone(),
+        compare: compare::Options::default(),
+        isolate_budget: args.isolate_budget,
+        local: args.local,
+        ..CheckOptions::new(args.source.clone())
+    };
+    let opts = RebuildOptions {
+        provenance,
+        provenance_file_sha256: file_sha256,
+        provenance_signature_keyid: signature_keyid,
+        source: args.source.clone(),
+        image_override: args.image_override.clone(),
+        exclude: args.exclude.clone(),
+        allow_unisolated: args.allow_unisolated,
+        check,
+    };
+    let result = super::run_builds(out.verbose, |log_lines, progress| {
+        let mut opts = opts;
+        opts.check.log_lines = log_lines;
+        rebuild::rebuild(opts, progress)
+    })?;
+    let report = match result {
+        None => return Ok(130),
+        Some(Err(e)) => return Err(rebuild_error(e)),
+        Some(Ok(r)) => r,
+    };
+    let signed = match &signer {
+        Some(s) if report.passed() || args.attest_failure => sign(&report, s, &args)?,
+        _ => Vec::new(),
+    };
+    let json_only = args.json.as_deref() == Some("-");
+    if let Some(target) = &args.json {
+        let j = report::rebuild::json(&report, &signed);
+        if json_only {
+            out.stdout(&j)?;
+        } else {
+            fs_err::write(target, j)?;
+        }
+    }
+    if !json_only {
+        out.stdout(&report::rebuild::text(
+            &report,
+            &signed,
+            TextOptions { verbose: out.verbose },
+        ))?;
+    }
+    if signer.is_some() && signed.is_empty() {
+        eprintln!("repro: nothing was signed: the rebuild FAILED (--attest-failure signs a FAILED verdict)");
+    }
+    Ok(if report.passed() { 0 } else { 1 })
+}
+
+fn sign(report: &RebuildReport, s: &Signer, args: &RebuildArgs) -> anyhow::Result<Vec<(String, String)>> {
+    let finished = rebuild::now();
+    let statement = serde_json::to_vec(&statements::rebuild_attestation(
+        report,
+        &args.rebuilder_id,
+        finished,
+    ))?;
+    let mut signed = Vec::new();
+    let fail =
+        |e: attest::AttestError| UserError::new(format!("signing with {}: {e}", s.path.display()), None);
+    if let Some(path) = &args.output {
+        let envelope = attest::sign_statement(&statement, &s.key).map_err(fail)?;
+        super::write_file(path, envelope.to_json().as_bytes())?;
+        signed.push(("attestation".to_string(), path.display().to_string()));
+    }
+    if let Some(path) = &args.bundle {
+        let bundle = attest::bundle::sign_bundle(&statement, &s.key).map_err(fail)?;
+        super::write_file(path, bundle.as_bytes())?;
+        signed.push(("bundle".to_string(), path.display().to_string()));
+    }
+    if let Some(path) = &args.vsa {
+        let uri = if args.provenance == "-" {
+            "(stdin)".to_string()
+        } else {
+            args.provenance.clone()
+        };
+        let vsa = serde_json::to_vec(&statements::vsa(report, &args.rebuilder_id, finished, &uri))?;
+        let envelope = attest::sign_statement(&vsa, &s.key).map_err(fail)?;
+        super::write_file(path, envelope.to_json().as_bytes())?;
+        signed.push(("vsa".to_string(), path.display().to_string()));
+    }
+    Ok(signed)
+}
+
+pub(super) fn rebuild_error(e: RebuildError) -> anyhow::Error {
+    let hint = e.hint();
+    UserError::new(e.to_string(), hint.as_deref()).into()
+}

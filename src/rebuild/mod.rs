@@ -1,0 +1,369 @@
+//! `repro rebuild` and `repro build`: re-running a recorded build (from SLSA provenance) with
+//! variations and comparing with what was published; and one pinned build that records its own
+//! provenance. Signing is the caller's (`cli`), from the report and statements made here; the
+//! private key never reaches this module, and so never reaches a build.
+
+pub mod git;
+pub mod recorded;
+pub mod statements;
+pub mod subjects;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::check::{self, ArtifactReport, CheckError, CheckOptions, CheckReport, Verdict};
+use crate::provenance::{Provenance, ProvenanceError};
+use crate::recipe::{self, BuildDef};
+use crate::runner::image::Progress;
+pub use git::Checkout;
+pub use recorded::Recorded;
+pub use subjects::{MatchedBy, SubjectMatch};
+
+/// Version of the rebuild report's JSON schema (`docs/schema/rebuild-report.v1.json`).
+pub const REBUILD_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    #[error("{0}")]
+    Provenance(#[from] ProvenanceError),
+    #[error("no rebuilder for build type `{found}`; rebuilders/ re-runs:\n  {known}")]
+    BuildType { found: String, known: String },
+    #[error("{0}")]
+    Recipe(#[from] recipe::RecipeError),
+    #[error("{message}")]
+    Source { message: String, hint: Option<String> },
+    #[error("the checkout is at commit {found}, but the provenance records {recorded} ({uri})")]
+    WrongCommit {
+        found: String,
+        recorded: String,
+        uri: String,
+    },
+    #[error("the recorded builder image {uri} is neither in the engine nor in repro's cache")]
+    ImageMissing { uri: String },
+    #[error("{0}")]
+    Check(#[from] CheckError),
+}
+
+impl RebuildError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RebuildError::BuildType { .. } => Some(
+                "a recipe in rebuilders/ names each build type it re-runs (see rebuilders/README.md)".into(),
+            ),
+            RebuildError::Source { hint, .. } => hint.clone(),
+            RebuildError::WrongCommit { recorded, .. } => Some(format!(
+                "check out the recorded commit (`git checkout {recorded}`) and pass its folder with \
+                 --source"
+            )),
+            RebuildError::ImageMissing { .. } => Some(
+                "load it (`docker load`, `repro image import FILE`), or substitute a local image \
+                 with --image-override REF (recorded in the report and attestation)"
+                    .into(),
+            ),
+            RebuildError::Check(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
+/// What the user asked `repro rebuild` for.
+pub struct RebuildOptions {
+    pub provenance: Provenance,
+    /// sha256 of the provenance input as given (the file, or stdin).
+    pub provenance_file_sha256: String,
+    /// The keyid whose signature over the provenance verified (`--provenance-key`).
+    pub provenance_signature_keyid: Option<String>,
+    /// A checkout of the recorded source (any folder of it).
+    pub source: PathBuf,
+    /// Use this image instead of the recorded one.
+    pub image_override: Option<String>,
+    /// Output globs left out of the across-runs verdict (never a subject).
+    pub exclude: Vec<String>,
+    pub allow_unisolated: bool,
+    /// Runs, variations, backend, budgets and logs, as for `repro check`. `dir`, `build`,
+    /// `image` and `source_date_epoch` are set from the provenance.
+    pub check: CheckOptions,
+}
+
+/// Facts about the provenance that was rebuilt.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProvenanceInfo {
+    pub file_sha256: String,
+    pub payload_sha256: String,
+    pub predicate_type: String,
+    pub build_type: String,
+    pub builder_id: Option<String>,
+    pub invocation_id: Option<String>,
+    /// The keyid of the signature verified with `--provenance-key`; absent when not checked.
+    pub signature_keyid: Option<String>,
+}
+
+/// Everything a rebuild found.
+#[derive(Debug, Clone, Serialize)]
+pub struct RebuildReport {
+    pub schema_version: u32,
+    /// Every run made the same bytes (outputs left out with `--exclude` aside).
+    pub reproducible_across_runs: bool,
+    /// Every subject was rebuilt with its recorded digest (by the control run).
+    pub matches_subjects: bool,
+    pub provenance: ProvenanceInfo,
+    pub recorded: Recorded,
+    /// The checkout the source came from.
+    pub checkout: PathBuf,
+    pub image_substituted: bool,
+    pub allow_unisolated: bool,
+    pub subjects: Vec<SubjectMatch>,
+    /// Outputs left out of the across-runs verdict by `--exclude`.
+    pub exclude_globs: Vec<String>,
+    pub excluded: Vec<ArtifactReport>,
+    pub notes: Vec<String>,
+    /// The runs and their comparison, as `repro check` reports them.
+    pub check: CheckReport,
+}
+
+impl RebuildReport {
+    pub fn passed(&self) -> bool {
+        self.reproducible_across_runs && self.matches_subjects
+    }
+
+    /// `PASSED` or `FAILED`, as attestations spell it.
+    pub fn result(&self) -> &'static str {
+        if self.passed() { "PASSED" } else { "FAILED" }
+    }
+}
+
+/// Checks the checkout against the recorded source: the same commit, and no local changes in
+/// the folder the build gets.
+fn checkout_for(recorded: &Recorded, source: &std::path::Path) -> Result<Checkout, RebuildError> {
+    let checkout = Checkout::open(source)?;
+    if checkout.commit != recorded.source.sha1 {
+        return Err(RebuildError::WrongCommit {
+            found: checkout.commit,
+            recorded: recorded.source.sha1.clone(),
+            uri: recorded.source.uri.clone(),
+        });
+    }
+    checkout.require_clean(&recorded.path)?;
+    let dir = checkout.root.join(&recorded.path);
+    if !dir.is_dir() {
+        return Err(RebuildError::Source {
+            message: format!(
+                "the recorded folder `{}` is not in the checkout {}",
+                recorded.path,
+                checkout.root.display()
+            ),
+            hint: None,
+        });
+    }
+    Ok(checkout)
+}
+
+/// Re-runs the recorded build and compares the runs with each other and with the subjects.
+pub async fn rebuild(
+    opts: RebuildOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<RebuildReport, RebuildError> {
+    let recipes = recipe::load(opts.check.recipes.as_deref())?;
+    let recorded = recorded::recorded(&opts.provenance, &recipes)?;
+    let checkout = checkout_for(&recorded, &opts.source)?;
+    let mut notes = Vec::new();
+    if let Some(config) = &recorded.config_path
+        && !checkout.root.join(config).is_file()
+    {
+        notes.push(format!(
+            "the recorded configPath `{config}` is not in the checkout (its parameters are taken \
+             from the provenance)"
+        ));
+    }
+    let image = opts
+        .image_override
+        .clone()
+        .unwrap_or_else(|| recorded.builder_image.uri.clone());
+    let image_substituted = opts.image_override.is_some();
+    if image_substituted {
+        notes.push(format!(
+            "the recorded builder image {} was substituted with {image} (--image-override)",
+            recorded.builder_image.uri
+        ));
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("repro-rebuild-")
+        .tempdir()
+        .map_err(|source| CheckError::Io {
+            context: "creating a scratch directory".into(),
+            source,
+        })?;
+    let control_dir = scratch.path().join("control");
+    let mut check_opts = opts.check;
+    check_opts.dir = checkout.root.join(&recorded.path);
+    check_opts.build = Some(recorded.build.clone());
+    check_opts.image = Some(image);
+    check_opts.source_date_epoch = recorded.source_date_epoch.or(check_opts.source_date_epoch);
+    check_opts.control_only = false;
+    check_opts.control_outputs = Some(control_dir.clone());
+    let report = match check::check(check_opts, progress).await {
+        Ok(r) => r,
+        Err(CheckError::ImageMissing { .. }) if !image_substituted => {
+            return Err(RebuildError::ImageMissing {
+                uri: recorded.builder_image.uri.clone(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if recorded.source_date_epoch.is_none() {
+        notes.push(format!(
+            "the provenance records no SOURCE_DATE_EPOCH: {} ({}) was used",
+            report.source_date_epoch, report.source_date_epoch_origin
+        ));
+    }
+    let control: BTreeMap<String, String> = report
+        .artifacts
+        .iter()
+        .filter_map(|a| Some((a.path.clone(), a.sha256.get("A")?.clone()?)))
+        .collect();
+    let subjects = subjects::match_subjects(&opts.provenance.subjects, &control, &control_dir);
+    let matches_subjects = !subjects.is_empty() && subjects.iter().all(|s| s.matches);
+    let exclude = globs(&opts.exclude);
+    let subject_paths: Vec<&str> = subjects.iter().filter_map(|s| s.artifact.as_deref()).collect();
+    let excluded: Vec<ArtifactReport> = report
+        .artifacts
+        .iter()
+        .filter(|a| exclude.is_match(&a.path) && !subject_paths.contains(&a.path.as_str()))
+        .cloned()
+        .collect();
+    let reproducible_across_runs = report.build_findings.is_empty()
+        && report
+            .artifacts
+            .iter()
+            .filter(|a| !excluded.iter().any(|e| e.path == a.path))
+            .all(|a| a.reproducible);
+    if report.verdict == Verdict::NotReproducible && reproducible_across_runs {
+        notes.push(format!(
+            "only outputs left out with --exclude differ between the runs: {}",
+            excluded
+                .iter()
+                .filter(|a| !a.reproducible)
+                .map(|a| a.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(RebuildReport {
+        schema_version: REBUILD_SCHEMA_VERSION,
+        reproducible_across_runs,
+        matches_subjects,
+        provenance: ProvenanceInfo {
+            file_sha256: opts.provenance_file_sha256,
+            payload_sha256: opts.provenance.payload_sha256.clone(),
+            predicate_type: opts.provenance.predicate_type_uri.clone(),
+            build_type: opts.provenance.build_type.clone(),
+            builder_id: opts.provenance.builder_id.clone(),
+            invocation_id: opts.provenance.invocation_id.clone(),
+            signature_keyid: opts.provenance_signature_keyid,
+        },
+        recorded,
+        checkout: checkout.root,
+        image_substituted,
+        allow_unisolated: opts.allow_unisolated,
+        subjects,
+        exclude_globs: opts.exclude,
+        excluded,
+        notes,
+        check: report,
+    })
+}
+
+fn globs(patterns: &[String]) -> globset::GlobSet {
+    let mut b = globset::GlobSetBuilder::new();
+    for p in patterns {
+        if let Ok(g) = globset::Glob::new(p) {
+            b.add(g);
+        }
+    }
+    b.build().unwrap_or_else(|_| globset::GlobSet::empty())
+}
+
+/// What `repro build` made and records as provenance.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildRecord {
+    pub build: BuildDef,
+    pub source_uri: String,
+    pub commit: String,
+    pub path: String,
+    pub image_uri: String,
+    pub image_sha256: String,
+    pub source_date_epoch: i64,
+    /// Output path → sha256.
+    pub subjects: Vec<(String, String)>,
+    pub builder_id: String,
+    pub invocation_id: String,
+    pub started: i64,
+    pub finished: i64,
+    /// The control run as it ran (paths, user, environment).
+    pub run: Option<crate::plan::RunSpec>,
+    /// The check report of the single run (logs, image, notes).
+    pub report: CheckReport,
+}
+
+/// One build of a committed project in its pinned builder image, recorded for provenance.
+pub async fn build(
+    mut opts: CheckOptions,
+    builder_id: String,
+    allow_dirty: bool,
+    progress: Arc<dyn Progress>,
+) -> Result<BuildRecord, RebuildError> {
+    let checkout = Checkout::open(&opts.dir)?;
+    if !allow_dirty {
+        checkout.require_clean(&checkout.subdir)?;
+    }
+    let started = now();
+    opts.dir = checkout.dir();
+    opts.control_only = true;
+    opts.isolate_budget = 0;
+    let report = check::check(opts, progress).await?;
+    let finished = now();
+    let image_sha256 = report
+        .image
+        .image_id
+        .strip_prefix("sha256:")
+        .unwrap_or(&report.image.image_id)
+        .to_string();
+    let name = match crate::runner::image::ImageRef::parse(&report.image.reference, true) {
+        Ok(crate::runner::image::ImageRef::Builder(n)) => format!("repro/{n}"),
+        Ok(crate::runner::image::ImageRef::Digest { name: Some(n), .. })
+        | Ok(crate::runner::image::ImageRef::Unpinned(n)) => n,
+        _ => "image".to_string(),
+    };
+    let subjects = report
+        .artifacts
+        .iter()
+        .filter_map(|a| Some((a.path.clone(), a.sha256.get("A")?.clone()?)))
+        .collect();
+    let mut build = report.build.clone();
+    build.image = format!("{name}@sha256:{image_sha256}");
+    Ok(BuildRecord {
+        source_uri: checkout.uri(),
+        commit: checkout.commit.clone(),
+        path: checkout.subdir.clone(),
+        image_uri: build.image.clone(),
+        image_sha256,
+        source_date_epoch: report.source_date_epoch,
+        subjects,
+        builder_id,
+        invocation_id: format!("{}-{}", std::process::id(), started),
+        started,
+        finished,
+        run: report.runs.first().map(|r| r.spec.clone()),
+        build,
+        report,
+    })
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+}
