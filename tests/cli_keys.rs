@@ -71,3 +71,43 @@ fn base64_of(b: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(b)
 }
+
+#[test]
+fn verify_names_the_reason_for_each_rejection() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |s: &str| d.path().join(s).display().to_string();
+    assert_eq!(common::run(&["keygen", "--out", &p("k")]).0, 0);
+    let key = PrivateKey::from_file(&d.path().join("k.key.pem")).unwrap();
+    let stmt = br#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"00"}}],"predicateType":"https://example.com/p","predicate":{}}"#;
+    let verify = |env: &str| {
+        std::fs::write(p("att.json"), env).unwrap();
+        common::run(&["verify", &p("att.json"), "--key", &p("k.pub.pem")])
+    };
+    let good = attest::sign_statement(stmt, &key).unwrap();
+    assert_eq!(verify(&good.to_json()).0, 0);
+
+    let mut bad = good.clone();
+    bad.signatures[0].sig[10] ^= 1;
+    let (code, out, _) = verify(&bad.to_json());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no signature verifies"), "tampered signature: {out}");
+
+    let mut bad = good.clone();
+    bad.payload = stmt[..stmt.len() - 1].to_vec();
+    let (code, out, _) = verify(&bad.to_json());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no signature verifies"), "tampered payload: {out}");
+
+    // Validly signed, but not an in-toto payload.
+    let other = attest::Envelope::sign("text/plain", stmt.to_vec(), &key, true).unwrap();
+    let (code, out, _) = verify(&other.to_json());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("payloadType"), "wrong payload type: {out}");
+
+    // Truncated base64 is malformed input.
+    let mut v: serde_json::Value = serde_json::from_str(&good.to_json()).unwrap();
+    let sig = v["signatures"][0]["sig"].as_str().unwrap().to_string();
+    v["signatures"][0]["sig"] = serde_json::Value::String(sig[..sig.len() - 3].to_string());
+    let (code, _, err) = verify(&v.to_string());
+    assert_eq!(code, 2, "{err}");
+}
