@@ -811,3 +811,58 @@ fn reads_the_committed_envelope_bundle_and_jsonl_fixtures() {
     assert_eq!(p.line, 3);
     assert!(p.container_build().is_ok());
 }
+
+#[test]
+fn reads_what_repro_build_records() {
+    let p = read(&fixture("repro-build.json"), None).unwrap();
+    let r = p.repro_build().unwrap();
+    assert_eq!(r.path, "proj");
+    assert_eq!(r.source.sha1.len(), 40);
+    assert!(r.builder_image.uri.starts_with("repro/default@sha256:"));
+    assert_eq!(r.build.build_type, p.build_type);
+    assert!(!r.build.command.is_empty());
+    assert!(p.container_build().is_err(), "not the container-based type");
+}
+
+#[test]
+fn repro_build_errors_name_the_field() {
+    let base = fixture_json("repro-build.json");
+    let params = "/predicate/buildDefinition/externalParameters";
+    let cases: [(&str, Value, &str); 6] = [
+        ("/source/path", json!("../etc"), "externalParameters.source.path"),
+        ("/source/path", json!("/abs"), "externalParameters.source.path"),
+        (
+            "/sourceDateEpoch",
+            json!("yesterday"),
+            "externalParameters.sourceDateEpoch",
+        ),
+        ("/build/command", json!([]), "externalParameters.build.command"),
+        (
+            "/build/build_type",
+            json!("https://example.org/x"),
+            "externalParameters.build.build_type",
+        ),
+        ("/build/remap", json!("yes"), "externalParameters.build"),
+    ];
+    for (at, value, field) in cases {
+        let mut v = base.clone();
+        *v.pointer_mut(&format!("{params}{at}")).unwrap() = value;
+        let e = read(&serde_json::to_vec(&v).unwrap(), None)
+            .unwrap()
+            .repro_build()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(field), "{at}: {e}");
+    }
+    let mut v = base.clone();
+    v.pointer_mut(params)
+        .unwrap()
+        .as_object_mut()
+        .unwrap()
+        .remove("builderImage");
+    let e = read(&serde_json::to_vec(&v).unwrap(), None)
+        .unwrap()
+        .repro_build()
+        .unwrap_err();
+    assert!(e.to_string().contains("externalParameters.builderImage"), "{e}");
+}

@@ -34,18 +34,15 @@ pub(super) fn extract(provenance: &Provenance) -> Result<ReproBuild, ProvenanceE
     };
     let params = Obj::new(external_parameters, field)?;
     let source = params.obj("source")?;
-    let path = source
-        .opt_str("path")?
-        .unwrap_or("")
-        .trim_matches('/')
-        .to_string();
+    let raw = source.opt_str("path")?.unwrap_or("");
+    let path = raw.trim_end_matches('/').to_string();
     let bad_path = path
         .split('/')
         .any(|c| c == ".." || c == "." || (c.is_empty() && !path.is_empty()));
-    if bad_path || path.starts_with('/') || path.contains('\\') {
+    if bad_path || raw.starts_with('/') || path.contains('\\') {
         return Err(invalid(
             &source.path_of("path"),
-            format!("expected a relative folder without `.` or `..`, found `{path}`"),
+            format!("expected a relative folder without `.` or `..`, found `{raw}`"),
         ));
     }
     let build_field = params.path_of("build");

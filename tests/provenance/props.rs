@@ -14,6 +14,7 @@ fn seeds() -> Vec<Vec<u8>> {
         "v1-github.json",
         "v1.0-no-run-details.json",
         "container-based.json",
+        "repro-build.json",
     ] {
         let raw = fixture(name);
         seeds.push(serde_json::to_vec(&dsse(&raw)).unwrap());
@@ -70,7 +71,7 @@ proptest! {
     #[test]
     fn arbitrary_json_never_panics(value in json_value()) {
         let bytes = serde_json::to_vec(&value).unwrap();
-        if let Ok(p) = read(&bytes, None) { let _ = p.container_build(); }
+        if let Ok(p) = read(&bytes, None) { let _ = p.container_build(); let _ = p.repro_build(); }
         let _ = read(&serde_json::to_vec(&dsse(&bytes)).unwrap(), None);
     }
 
@@ -91,6 +92,6 @@ proptest! {
             bytes.truncate(cut.index(bytes.len()));
         }
         if let Ok(p) = read(&bytes, Some("a")) { let _ = p.container_build(); }
-        if let Ok(p) = read(&bytes, None) { let _ = p.container_build(); }
+        if let Ok(p) = read(&bytes, None) { let _ = p.container_build(); let _ = p.repro_build(); }
     }
 }
