@@ -178,3 +178,42 @@ fn html_report_of_identical_inputs_says_so() {
     assert!(html.contains("id=\"verdict\">identical<"));
     assert!(!html.contains("class=\"node\""));
 }
+
+#[test]
+fn check_html_report_renders_in_a_browser() {
+    // The local backend needs no engine: a build that records its own directory is not
+    // reproducible under the build-path variation.
+    let d = tempfile::tempdir().unwrap();
+    let project = d.path().join("proj");
+    std::fs::create_dir(&project).unwrap();
+    std::fs::write(
+        project.join("build.sh"),
+        "mkdir -p out; pwd > out/where; echo same > out/same\n",
+    )
+    .unwrap();
+    let report = d.path().join("check.html");
+    let (code, out, err) = run(&[
+        "check",
+        "--local",
+        "--source-date-epoch",
+        "1700000000",
+        "--html",
+        &report.display().to_string(),
+        &project.display().to_string(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let url = format!("file://{}", report.display());
+    let dom = chromium(d.path(), &["--dump-dom"], &url);
+    assert!(
+        dom.contains("id=\"verdict\">NOT reproducible</span>"),
+        "no verdict in the DOM:\n{dom}"
+    );
+    assert!(dom.contains("UNISOLATED"), "the local backend is not called out");
+    assert!(
+        dom.contains("<span class=\"badge bad\">build-path</span>"),
+        "no culprit"
+    );
+    assert!(dom.contains("docs/diagnostics.md#build-path"), "no finding code");
+    assert!(dom.contains("out/where") && dom.contains("out/same"));
+    assert!(!dom.contains("<script"));
+}

@@ -236,15 +236,9 @@ fn findings(out: &mut String, r: &CheckReport, max: usize) {
                  <td class=\"mono\">{2}</td><td>{3}</td><td class=\"hint\">{4}</td></tr>",
                 escape(&code),
                 escape(&symptom),
-                if f.path.is_empty() || f.path == f.artifact {
-                    clipped(&f.artifact, max)
-                } else if f.path.starts_with(&f.artifact) {
-                    clipped(&f.path, max)
-                } else {
-                    format!("{} ▸ {}", clipped(&f.artifact, max), clipped(&f.path, max))
-                },
-                clipped(&f.evidence, max),
-                clipped(&f.hint, max)
+                clipped(&where_in(&f.artifact, &f.path), max),
+                code_spans(&clipped(&f.evidence, max)),
+                code_spans(&clipped(&f.hint, max))
             );
         }
         if r.findings.len() > MAX_FINDINGS {
@@ -375,4 +369,72 @@ fn artifacts(out: &mut String, r: &CheckReport, max: usize) {
         );
     }
     out.push_str("</table>\n</section>\n");
+}
+
+/// Already escaped text with its `backticked` spans set as code (an unpaired backtick stays).
+fn code_spans(escaped: &str) -> String {
+    let mut out = String::with_capacity(escaped.len() + 32);
+    let mut parts = escaped.split('`').peekable();
+    let mut inside = false;
+    while let Some(part) = parts.next() {
+        if inside {
+            if parts.peek().is_none() {
+                // No closing backtick.
+                out.push('`');
+                out.push_str(part);
+                break;
+            }
+            let _ = write!(out, "<code>{part}</code>");
+        } else {
+            out.push_str(part);
+        }
+        inside = !inside;
+    }
+    out
+}
+
+/// A finding's place: the artifact, then the path into it (whose first step, the tree's root,
+/// is usually the artifact's own file name).
+fn where_in(artifact: &str, path: &str) -> String {
+    let (first, rest) = match path.split_once(" ▸ ") {
+        Some((first, rest)) => (first, Some(rest)),
+        None => (path, None),
+    };
+    let root_is_artifact = first.is_empty() || artifact == first || artifact.ends_with(&format!("/{first}"));
+    match (root_is_artifact, rest) {
+        (true, None) => artifact.to_string(),
+        (true, Some(rest)) => format!("{artifact} ▸ {rest}"),
+        (false, _) => format!("{artifact} ▸ {path}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{code_spans, where_in};
+
+    #[test]
+    fn backticks_become_code() {
+        assert_eq!(
+            code_spans("run `a` and `b`"),
+            "run <code>a</code> and <code>b</code>"
+        );
+        assert_eq!(code_spans("odd ` one"), "odd ` one");
+        assert_eq!(code_spans("`x` then `y"), "<code>x</code> then `y");
+        assert_eq!(code_spans("none"), "none");
+    }
+
+    #[test]
+    fn findings_name_the_artifact_once() {
+        assert_eq!(where_in("out/p", "p"), "out/p");
+        assert_eq!(
+            where_in("out/a.tar.gz", "a.tar.gz ▸ a.tar ▸ x"),
+            "out/a.tar.gz ▸ a.tar ▸ x"
+        );
+        assert_eq!(
+            where_in("out/a.tar.gz", "in.tar ▸ x"),
+            "out/a.tar.gz ▸ in.tar ▸ x"
+        );
+        assert_eq!(where_in("p", "p"), "p");
+        assert_eq!(where_in("out/p", ""), "out/p");
+    }
 }

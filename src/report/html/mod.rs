@@ -316,6 +316,9 @@ h2 { font-size: 1.3rem; border-bottom: 1px solid var(--line); padding-bottom: .3
 h3 { font-size: 1.1rem; margin: 1.2rem 0 .5rem; }
 code, .mono, .name, table.sbs td, table.hex td, pre { font-family: ui-monospace, "SFMono-Regular",
   "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 13px; }
+h1 .mono { font-size: inherit; font-weight: 600; }
+td code { background: var(--bg2); padding: 0 .2rem; border-radius: 3px; }
+td.hint code { background: #fff; }
 .verdict { display: inline-block; padding: .15rem .8rem; border-radius: .4rem; color: #fff; font-size: 1.5rem; }
 .verdict.good { background: var(--good); } .verdict.bad { background: var(--bad); }
 .verdict.warn { background: var(--warn); }

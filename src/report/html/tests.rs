@@ -2,7 +2,6 @@ use super::tree::{Row, side_by_side};
 use super::*;
 use crate::check::Verdict;
 use crate::compare::{Change, Node, Sides, text};
-use crate::diagnose::Code;
 use crate::report::fixtures::{EVIL, check_report, comparison, evil_tree};
 
 /// The attributes of a tag (`<name a="x" b>`, without its `>`), as (name, value).
@@ -300,8 +299,8 @@ fn check_page_leads_with_verdict_culprits_and_findings() {
     // The finding: code with its docs anchor, symptom, where, evidence escaped, hint.
     assert!(page.contains("docs/diagnostics.md#build-path"));
     assert!(page.contains("docs/diagnostics.md#content"));
-    assert!(page.contains("run A has `/build/a` where run B has `/build/&lt;b&gt;`"));
-    assert!(page.contains(&escape(Code::BuildPath.hint())));
+    assert!(page.contains("run A has <code>/build/a</code> where run B has <code>/build/&lt;b&gt;</code>"));
+    assert!(page.contains("map the build directory away: gcc/clang <code>-ffile-prefix-map=$PWD=.</code>"));
     assert!(page.contains(&format!("out/{}.tar.gz ▸ in.tar ▸ dir/x.txt", escape(EVIL))));
     assert!(page.contains("docs/diagnostics.md#build-failure") && page.contains("exit 2 &lt;stderr&gt;"));
     assert!(page.contains("a &lt;note&gt;") && page.contains("/src/&lt;proj&gt;"));
