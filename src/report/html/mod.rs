@@ -211,6 +211,10 @@ pub fn diff_with(c: &Comparison, limits: &Limits) -> String {
         body,
         "<header><h1>repro diff <span class=\"verdict {class}\" id=\"verdict\">{word}</span></h1></header>\n<main>\n<section id=\"summary\">\n<h2>Summary</h2>"
     );
+    // The lists count against the budget too: render them before saying what was left out.
+    let mut lists = String::new();
+    fallback_list(&mut lists, &fallbacks(c.root.as_ref()), &mut budget);
+    excluded_list(&mut lists, &c.excluded, &mut budget);
     body.push_str(&capped_note(&budget));
     body.push_str("<table class=\"kv inputs\"><tr><th></th><th>path</th><th>format</th><th>size</th><th>sha256</th></tr>\n");
     for (side, i) in [("a", &c.a), ("b", &c.b)] {
@@ -233,8 +237,7 @@ pub fn diff_with(c: &Comparison, limits: &Limits) -> String {
         }
         body.push_str("</ul>\n");
     }
-    fallback_list(&mut body, &fallbacks(c.root.as_ref()), &mut budget);
-    excluded_list(&mut body, &c.excluded, &mut budget);
+    body.push_str(&lists);
     body.push_str("</section>\n");
     if c.root.is_some() {
         body.push_str("<section id=\"differences\">\n<h2>Differences</h2>\n");

@@ -333,3 +333,32 @@ fn reproducible_check_page_is_short_and_green() {
     assert!(!page.contains("id=\"differences\""));
     assert_inert(&page);
 }
+
+#[test]
+fn a_deep_wide_tree_renders_quickly_and_bounded() {
+    // 200 directories of 500 members: every rendered summary line counts its subtree, which
+    // must stay cheap.
+    let mut root = Node::new("root");
+    for d in 0..200 {
+        let mut dir = Node::new(format!("d{d}"));
+        for m in 0..500 {
+            let mut c = Node::new(format!("m{m}"));
+            c.changes.push(Change::field("mode", "0644", "0664"));
+            dir.children.push(c);
+        }
+        root.children.push(dir);
+    }
+    let started = std::time::Instant::now();
+    let page = diff(&comparison(Some(root)));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(page.contains("10000+ differing inside"));
+    assert!(page.contains("This page is cut"));
+    assert_eq!(
+        page.matches("<details class=\"node\"").count(),
+        Limits::default().nodes
+    );
+}

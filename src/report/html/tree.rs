@@ -12,6 +12,8 @@ const OPEN_DEPTH: usize = 4;
 const OPEN_SUBTREE: usize = 50;
 /// …and fewer nodes than this were rendered before them.
 const OPEN_FIRST: usize = 60;
+/// Descendants a node's summary line counts before it says "N+".
+const GIST_COUNT: usize = 10_000;
 /// Entries of a string or member list shown per change.
 const LIST_ROWS: usize = 300;
 
@@ -53,7 +55,9 @@ fn node<'a>(
 ) {
     path.push(&n.name);
     let open = depth == 0
-        || (depth <= OPEN_DEPTH && n.count() <= OPEN_SUBTREE && budget.nodes_rendered <= OPEN_FIRST);
+        || (depth <= OPEN_DEPTH
+            && budget.nodes_rendered <= OPEN_FIRST
+            && count_up_to(n, OPEN_SUBTREE + 1) <= OPEN_SUBTREE);
     let full_path = path.join(" ▸ ");
     let _ = write!(
         out,
@@ -116,6 +120,20 @@ fn node<'a>(
     path.pop();
 }
 
+/// Nodes in `n`'s subtree (itself included), counting no further than `max`.
+fn count_up_to(n: &Node, max: usize) -> usize {
+    let mut seen = 1;
+    let mut stack: Vec<&Node> = n.children.iter().collect();
+    while let Some(c) = stack.pop() {
+        if seen >= max {
+            break;
+        }
+        seen += 1;
+        stack.extend(c.children.iter());
+    }
+    seen
+}
+
 /// A one-line gist of what differs at a node, for its (possibly closed) summary line.
 fn gist(n: &Node) -> String {
     let mut parts: Vec<String> = Vec::new();
@@ -148,7 +166,13 @@ fn gist(n: &Node) -> String {
         parts.push("fallback".into());
     }
     if !n.children.is_empty() {
-        parts.push(format!("{} differing inside", n.count() - 1));
+        // Counting is bounded: every rendered node's summary counts its subtree.
+        let inside = count_up_to(n, GIST_COUNT + 1) - 1;
+        parts.push(if inside >= GIST_COUNT {
+            format!("{GIST_COUNT}+ differing inside")
+        } else {
+            format!("{inside} differing inside")
+        });
     }
     if n.identical_members > 0 {
         parts.push(format!("{} identical", n.identical_members));
