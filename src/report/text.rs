@@ -121,7 +121,8 @@ pub fn diff_report(c: &Comparison, opts: TextOptions) -> String {
     out
 }
 
-fn human_size(n: u64) -> String {
+/// A byte count in binary units (`41.2 MiB`).
+pub(crate) fn human_size(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut u = 0;

@@ -11,6 +11,7 @@ pub use check::{check, check_with};
 
 use std::fmt::Write as _;
 
+use super::text::human_size;
 use super::{DiffVerdict, Summary, fallbacks};
 use crate::compare::{Comparison, InputInfo, Sides};
 
@@ -130,21 +131,6 @@ pub(crate) fn clipped(s: &str, max: usize) -> String {
             let _ = write!(out, "<span class=\"cut\">… {rest} more characters</span>");
             out
         }
-    }
-}
-
-/// Human-readable byte size.
-pub(crate) fn human_size(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    match UNITS.get(u) {
-        Some(unit) if u > 0 => format!("{v:.1} {unit}"),
-        _ => format!("{n} B"),
     }
 }
 

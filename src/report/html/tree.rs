@@ -3,8 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::{Budget, clipped, escape, human_size};
+use super::{Budget, clipped, escape};
 use crate::compare::{Change, Node, Sides, Status};
+use crate::report::text::human_size;
 
 /// Nodes at most this deep are open by default (the root is depth 0)…
 const OPEN_DEPTH: usize = 4;
