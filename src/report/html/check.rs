@@ -110,7 +110,8 @@ fn setup(out: &mut String, r: &CheckReport, max: usize) {
         "<tr><th>image</th><td><span class=\"mono\">{}</span> · id <span class=\"mono digest\">{}</span>{}</td></tr>",
         clipped(&r.image.reference, max),
         clipped(&r.image.image_id, max),
-        if r.image.pinned {
+        // The local backend has no image to pin; it is called out as unisolated instead.
+        if r.image.pinned || !r.isolated {
             ""
         } else {
             " <span class=\"badge bad\">UNPINNED</span>"
@@ -233,7 +234,7 @@ fn findings(out: &mut String, r: &CheckReport, max: usize) {
                 out,
                 "<tr><td><span class=\"badge bad\">{0}</span><br><span class=\"muted mono\" title=\"what this code means\">docs/diagnostics.md#{0}</span></td>\
                  <td><span class=\"mono\">{1}</span><br><span class=\"muted mono\">docs/diagnostics.md#{1}</span></td>\
-                 <td class=\"mono\">{2}</td><td>{3}</td><td class=\"hint\">{4}</td></tr>",
+                 <td class=\"mono\">{2}</td><td class=\"evidence\">{3}</td><td class=\"hint\">{4}</td></tr>",
                 escape(&code),
                 escape(&symptom),
                 clipped(&where_in(&f.artifact, &f.path), max),

@@ -327,7 +327,8 @@ table.kv th { white-space: nowrap; }
 .cut { color: var(--muted); font-style: italic; }
 .muted, .meta { color: var(--muted); }
 ul.notes li { margin: .2rem 0; }
-table.findings td.hint { background: #ddf4ff; }
+table.findings { width: 100%; }
+table.findings td.hint { background: #ddf4ff; width: 32%; } table.findings td.evidence { width: 30%; }
 table.findings td, table.runs td { max-width: 40rem; }
 details.node { margin: .25rem 0 .25rem 0; border-left: 2px solid var(--line); padding-left: .6rem; }
 details.node > summary { cursor: pointer; padding: .1rem 0; }

@@ -281,7 +281,14 @@ fn check_page_leads_with_verdict_culprits_and_findings() {
     let tree = page.find("<details class=\"node\"").expect("tree");
     assert!(verdict < culprits && culprits < findings && findings < runs && runs < tree);
     assert!(page.contains("UNISOLATED"), "the local backend is called out");
-    assert!(page.contains("UNPINNED") || page.contains("(this machine)"));
+    assert!(
+        !page.contains("UNPINNED"),
+        "the local backend has no image to pin"
+    );
+    let mut docker = check_report();
+    (docker.backend, docker.isolated) = ("docker".into(), true);
+    let docker_page = check(&docker);
+    assert!(docker_page.contains("UNPINNED") && !docker_page.contains("UNISOLATED"));
     assert!(page.contains("1700000000</span> (2023-11-14T22:13:20Z, from the last commit)"));
     for v in ["time", "build-path", "locale"] {
         assert!(
