@@ -166,6 +166,22 @@ fn diff_html_report_renders_in_a_browser() {
         "the screenshot is (nearly) blank: only {:.2}% of pixels differ from the background",
         share * 100.0
     );
+
+    // The measure tells a blank page apart: an empty page under the same policy is below it.
+    let blank = d.path().join("blank.html");
+    let head = html.split("<body>").next().expect("a head");
+    std::fs::write(&blank, format!("{head}<body></body></html>")).unwrap();
+    let blank_shot = d.path().join("blank.png");
+    chromium(
+        d.path(),
+        &[
+            &format!("--screenshot={}", blank_shot.display()),
+            "--window-size=1200,900",
+        ],
+        &format!("file://{}", blank.display()),
+    );
+    let (_, _, blank_share) = non_background_share(&blank_shot);
+    assert!(blank_share < 0.02, "a blank page measured {blank_share}");
 }
 
 #[test]
