@@ -221,11 +221,16 @@ fn hexdumps_are_side_by_side_with_the_differing_bytes_marked() {
 
 #[test]
 fn large_trees_are_capped_and_say_so() {
+    // Members with content differences (metadata-only ones would be folded).
+    let member = |name: String, i: usize| {
+        let mut c = Node::new(name);
+        c.changes.push(Change::field("mtime", i, i + 1));
+        c.changes.push(Change::note("content differs"));
+        c
+    };
     let mut root = Node::new("big");
     for i in 0..5_000 {
-        let mut c = Node::new(format!("m{i}"));
-        c.changes.push(Change::field("mtime", i, i + 1));
-        root.children.push(c);
+        root.children.push(member(format!("m{i}"), i));
     }
     let limits = Limits {
         nodes: 100,
@@ -240,9 +245,7 @@ fn large_trees_are_capped_and_say_so() {
     assert!(page.contains("… 4901 more differing nodes not shown"));
     // With the default limits a huge tree still makes a bounded page.
     for i in 0..20_000 {
-        let mut c = Node::new(format!("n{i}"));
-        c.changes.push(Change::field("mtime", i, i + 1));
-        root.children.push(c);
+        root.children.push(member(format!("n{i}"), i));
     }
     let page = diff(&comparison(Some(root)));
     assert!(page.len() < 8 << 20, "{} bytes", page.len());
@@ -351,6 +354,7 @@ fn a_deep_wide_tree_renders_quickly_and_bounded() {
         for m in 0..500 {
             let mut c = Node::new(format!("m{m}"));
             c.changes.push(Change::field("mode", "0644", "0664"));
+            c.changes.push(Change::note("content differs"));
             dir.children.push(c);
         }
         root.children.push(dir);
@@ -368,4 +372,56 @@ fn a_deep_wide_tree_renders_quickly_and_bounded() {
         page.matches("<details class=\"node\"").count(),
         Limits::default().nodes
     );
+}
+
+#[test]
+fn many_siblings_differing_in_the_same_fields_are_folded() {
+    let mut root = Node::new("app.tar");
+    for i in 0..100 {
+        let mut c = Node::new(format!("src/f{i}.c"));
+        c.changes.push(Change::field("mtime", "1700000000", "1700086400"));
+        root.children.push(c);
+    }
+    for name in ["bin/x", "bin/y"] {
+        let mut c = Node::new(name);
+        c.changes.push(Change::field("mode", "0755", "0775"));
+        root.children.push(c);
+    }
+    let mut content = Node::new("README");
+    content
+        .changes
+        .push(text::unified("a\n", "b\n", 10).expect("differ"));
+    root.children.push(content);
+    let page = diff(&comparison(Some(root)));
+    assert!(page.contains("100 members differ only in mtime"), "{page}");
+    assert!(page.contains("for example <span class=\"mono\">src/f0.c</span>"));
+    assert!(page.contains("<li>src/f99.c</li>"), "every folded name is listed");
+    // Small groups stay nodes; content differences come first.
+    assert_eq!(
+        page.matches("<details class=\"node\"").count(),
+        4,
+        "root, README, bin/x, bin/y"
+    );
+    assert!(page.find("README") < page.find("100 members differ"));
+    assert!(!page.contains("This page is cut"));
+}
+
+#[test]
+fn the_top_of_a_large_tree_is_open_and_the_rest_closed() {
+    let mut tar = Node::new("app.tar").with_format("tar");
+    for i in 0..500 {
+        let mut c = Node::new(format!("f{i}.txt"));
+        c.changes
+            .push(text::unified(&format!("{i}\n"), "x\n", 10).expect("differ"));
+        tar.children.push(c);
+    }
+    let mut root = Node::new("app.tar.gz").with_format("gzip");
+    root.children.push(tar);
+    let page = diff(&comparison(Some(root)));
+    let open = page.matches("<details class=\"node\" open>").count();
+    let closed = page.matches("<details class=\"node\">").count();
+    assert!((50..=70).contains(&open), "{open} open");
+    assert_eq!(open + closed, 502);
+    // The container on the way to the differences is open although its subtree is large.
+    assert!(page.contains("<details class=\"node\" open><summary title=\"app.tar.gz ▸ app.tar\">"));
 }

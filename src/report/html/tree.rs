@@ -9,12 +9,13 @@ use crate::report::text::human_size;
 
 /// Nodes at most this deep are open by default (the root is depth 0)…
 const OPEN_DEPTH: usize = 4;
-/// …when their subtree is at most this big…
-const OPEN_SUBTREE: usize = 50;
-/// …and fewer nodes than this were rendered before them.
+/// …when fewer nodes than this were rendered before them: the top of the tree is open, later
+/// and deeper nodes closed (a large subtree opens only its first nodes).
 const OPEN_FIRST: usize = 60;
 /// Descendants a node's summary line counts before it says "N+".
 const GIST_COUNT: usize = 10_000;
+/// Metadata-only siblings differing in the same fields are folded into one entry from this many.
+const FOLD_AT: usize = 8;
 /// Entries of a string or member list shown per change.
 const LIST_ROWS: usize = 300;
 
@@ -55,10 +56,7 @@ fn node<'a>(
     budget: &mut Budget,
 ) {
     path.push(&n.name);
-    let open = depth == 0
-        || (depth <= OPEN_DEPTH
-            && budget.nodes_rendered <= OPEN_FIRST
-            && count_up_to(n, OPEN_SUBTREE + 1) <= OPEN_SUBTREE);
+    let open = depth == 0 || (depth <= OPEN_DEPTH && budget.nodes_rendered <= OPEN_FIRST);
     let full_path = path.join(" ▸ ");
     let _ = write!(
         out,
@@ -103,14 +101,23 @@ fn node<'a>(
         );
     }
     changes(out, &n.changes, labels, budget);
-    // Most telling first: children with content differences, then metadata-only ones.
+    // Most telling first: children with content differences, then metadata-only ones, many
+    // siblings that differ in the same fields folded into one entry.
     let (first, rest): (Vec<&Node>, Vec<&Node>) = n.children.iter().partition(|c| telling(c));
+    let mut entries: Vec<Entry<'a>> = first.into_iter().map(Entry::Node).collect();
+    entries.extend(fold(rest));
     let mut left_out = 0usize;
-    for child in first.into_iter().chain(rest) {
+    for entry in entries {
         if left_out == 0 && budget.take_node(out) {
-            node(out, path, child, depth + 1, labels, budget);
+            match entry {
+                Entry::Node(child) => node(out, path, child, depth + 1, labels, budget),
+                Entry::Fold(fields, nodes) => folded(out, &fields, &nodes, labels, budget),
+            }
         } else {
-            left_out += child.count();
+            left_out += match entry {
+                Entry::Node(child) => child.count(),
+                Entry::Fold(_, nodes) => nodes.len(),
+            };
         }
     }
     if left_out > 0 {
@@ -119,6 +126,77 @@ fn node<'a>(
     }
     out.push_str("</div></details>\n");
     path.pop();
+}
+
+/// A child as the page shows it: a node, or many metadata-only siblings that differ in the
+/// same fields.
+enum Entry<'a> {
+    Node(&'a Node),
+    Fold(Vec<&'a str>, Vec<&'a Node>),
+}
+
+/// Groups metadata-only siblings by the fields that differ; groups of at least `FOLD_AT` become
+/// one entry, the rest stay nodes (in their order).
+fn fold(meta: Vec<&Node>) -> Vec<Entry<'_>> {
+    if meta.len() < FOLD_AT {
+        return meta.into_iter().map(Entry::Node).collect();
+    }
+    let mut groups: Vec<(Vec<&str>, Vec<&Node>)> = Vec::new();
+    for n in meta {
+        let names = n.field_names();
+        match groups.iter_mut().find(|(k, _)| *k == names) {
+            Some((_, v)) => v.push(n),
+            None => groups.push((names, vec![n])),
+        }
+    }
+    let mut out = Vec::new();
+    for (fields, nodes) in groups {
+        if nodes.len() >= FOLD_AT {
+            out.push(Entry::Fold(fields, nodes));
+        } else {
+            out.extend(nodes.into_iter().map(Entry::Node));
+        }
+    }
+    out
+}
+
+/// Many siblings that differ only in the same fields: one closed entry with an example and
+/// their names.
+fn folded(out: &mut String, fields: &[&str], nodes: &[&Node], labels: &Sides<&str>, budget: &mut Budget) {
+    let Some(example) = nodes.first() else {
+        return;
+    };
+    let max = budget.limits().cell_chars;
+    let _ = writeln!(
+        out,
+        "<details class=\"node fold\"><summary><span class=\"st changed\">×{}</span><span class=\"name\">{} members differ only in {}</span></summary>\n<div class=\"body\">",
+        nodes.len(),
+        nodes.len(),
+        escape(&fields.join(", "))
+    );
+    let _ = writeln!(
+        out,
+        "<div class=\"meta\">for example <span class=\"mono\">{}</span>:</div>",
+        clipped(&example.name, max)
+    );
+    changes(out, &example.changes, labels, budget);
+    let shown = budget.take_rows(nodes.len(), LIST_ROWS * 10);
+    let _ = writeln!(
+        out,
+        "<details class=\"list\"><summary>all {} of them</summary><ul class=\"mono\">",
+        nodes.len()
+    );
+    for n in nodes.iter().take(shown) {
+        let _ = writeln!(out, "<li>{}</li>", clipped(&n.name, max));
+    }
+    if shown < nodes.len() {
+        let _ = writeln!(
+            out,
+            "<li class=\"cut\">… {} more not shown (page limit)</li>",
+            nodes.len() - shown
+        );
+    }
+    out.push_str("</ul></details>\n</div></details>\n");
 }
 
 /// Nodes in `n`'s subtree (itself included), counting no further than `max`.
