@@ -425,3 +425,20 @@ fn the_top_of_a_large_tree_is_open_and_the_rest_closed() {
     // The container on the way to the differences is open although its subtree is large.
     assert!(page.contains("<details class=\"node\" open><summary title=\"app.tar.gz ▸ app.tar\">"));
 }
+
+#[test]
+fn marks_what_differs() {
+    use super::tree::marked;
+    assert_eq!(
+        marked("2023-11-14 (1700000000)", "2023-11-15 (1700086400)", 100),
+        "2023-11-1<mark>4</mark> (17000<mark>000</mark>00)"
+    );
+    assert_eq!(marked("a<b", "a>b", 100), "a<mark>&lt;</mark>b");
+    assert_eq!(
+        marked("keep x tail", "keep yyy tail", 100),
+        "keep <mark>x</mark> tail"
+    );
+    assert_eq!(marked("same", "same", 100), "same");
+    assert_eq!(marked("ab", "abb", 100), "ab");
+    assert!(marked(&"x".repeat(50), &"y".repeat(50), 10).contains("40 more characters"));
+}

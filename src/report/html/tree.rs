@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Budget, clipped, escape};
+use super::{Budget, clipped, escape, push_escaped};
 use crate::compare::{Change, Node, Sides, Status};
 use crate::report::text::human_size;
 
@@ -414,11 +414,28 @@ fn fields(out: &mut String, run: &[&Change], labels: &Sides<&str>, budget: &mut 
     out.push_str("</table>\n");
 }
 
-/// `s` escaped, with the part that differs from `other` (between their common prefix and
-/// suffix) marked.
+/// `s` escaped, with what differs from `other` marked: position by position when both have
+/// the same length (timestamps, digests), else the part between their common prefix and suffix.
 pub(crate) fn marked(s: &str, other: &str, max: usize) -> String {
-    if s.chars().count() > max || other.chars().count() > max {
+    let (len, other_len) = (s.chars().count(), other.chars().count());
+    if len > max || other_len > max {
         return clipped(s, max);
+    }
+    if len == other_len && s != other {
+        let mut out = String::with_capacity(s.len() + 32);
+        let mut in_mark = false;
+        for (x, y) in s.chars().zip(other.chars()) {
+            if (x != y) != in_mark {
+                out.push_str(if in_mark { "</mark>" } else { "<mark>" });
+                in_mark = !in_mark;
+            }
+            let mut buf = [0u8; 4];
+            push_escaped(&mut out, x.encode_utf8(&mut buf));
+        }
+        if in_mark {
+            out.push_str("</mark>");
+        }
+        return out;
     }
     let prefix: usize = s
         .chars()
