@@ -175,6 +175,7 @@ fn help_lists_the_commands() {
     for flag in [
         "--json",
         "--markdown",
+        "--html",
         "--exclude",
         "--max-depth",
         "--time-budget",

@@ -10,7 +10,7 @@ use super::{Output, UserError, parse_duration};
 use crate::check::{self, CheckError, CheckOptions, Verdict};
 use crate::compare;
 use crate::plan::{Variation, select};
-use crate::report::{self, text::TextOptions};
+use crate::report;
 use crate::runner::docker;
 
 #[derive(Debug, Args)]
@@ -65,6 +65,10 @@ pub struct CheckArgs {
     /// Write a Markdown report (for CI job summaries) to FILE.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Write a self-contained HTML report to FILE: the verdict, culprits and findings first, then
+    /// the difference trees.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Leave differences in outputs matching GLOB out (repeatable; also inside archives).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
@@ -136,11 +140,11 @@ pub fn run(args: CheckArgs, out: &Output) -> anyhow::Result<i32> {
     if let Some(path) = &args.markdown {
         fs_err::write(path, report::check::markdown(&report))?;
     }
+    if let Some(path) = &args.html {
+        fs_err::write(path, report::html::check(&report))?;
+    }
     if !json_only {
-        out.stdout(&report::check::text(
-            &report,
-            TextOptions { verbose: out.verbose },
-        ))?;
+        out.stdout(&report::check::text(&report, out.text_options()))?;
     }
     Ok(match report.verdict {
         Verdict::Reproducible => 0,

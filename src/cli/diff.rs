@@ -21,6 +21,10 @@ pub struct DiffArgs {
     /// Write a Markdown report (for CI job summaries) to FILE.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Write a self-contained HTML report to FILE: the verdict and counts first, then the
+    /// difference tree with side-by-side diffs.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Leave out paths matching GLOB (repeatable); matched against member paths inside
     /// archives and directories too, e.g. `**/*.pyc` or `META-INF/*.SF`.
     #[arg(long, value_name = "GLOB")]
@@ -51,7 +55,7 @@ pub fn run(args: DiffArgs, out: &Output) -> anyhow::Result<i32> {
         time_budget: args.time_budget,
         max_diff_lines: args.max_diff_lines,
         // Identical inputs need a digest only where a report shows it.
-        digests: args.json.is_some() || args.markdown.is_some() || out.verbose,
+        digests: args.json.is_some() || args.markdown.is_some() || args.html.is_some() || out.verbose,
         exclude: args.exclude.clone(),
         ..Options::default()
     };
@@ -69,8 +73,11 @@ pub fn run(args: DiffArgs, out: &Output) -> anyhow::Result<i32> {
         fs_err::write(path, report::markdown::diff_report(&comparison))
             .context("writing the Markdown report")?;
     }
+    if let Some(path) = &args.html {
+        fs_err::write(path, report::html::diff(&comparison)).context("writing the HTML report")?;
+    }
     if !json_to_stdout {
-        let text = report::text::diff_report(&comparison, report::text::TextOptions { verbose: out.verbose });
+        let text = report::text::diff_report(&comparison, out.text_options());
         out.stdout(&text)?;
     }
     Ok(DiffVerdict::of(&comparison).exit_code())

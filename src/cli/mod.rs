@@ -201,6 +201,13 @@ pub struct Output {
 }
 
 impl Output {
+    /// How much the text report shows: everything with `-v`, a short report on a terminal, and
+    /// the usual one when stdout is a pipe or a file.
+    pub fn text_options(&self) -> crate::report::text::TextOptions {
+        use std::io::IsTerminal as _;
+        crate::report::text::TextOptions::new(self.verbose, std::io::stdout().is_terminal())
+    }
+
     /// Writes a report to stdout, with colour only where the choice and the terminal allow.
     pub fn stdout(&self, text: &str) -> std::io::Result<()> {
         let choice = match self.color {

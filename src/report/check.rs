@@ -1,11 +1,17 @@
-//! Reports of `repro check`: text (short by default, everything with -v) and JSON.
+//! Reports of `repro check`: text (short on a terminal, everything with -v), JSON and
+//! Markdown.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::text::{BOLD, CYAN, DIM, GREEN, RED, TextOptions, YELLOW, paint, render_node};
+use super::text::{BOLD, BRIEF_FOOTER, CYAN, DIM, GREEN, RED, TextOptions, YELLOW, paint, render_node};
 use crate::check::{CheckReport, Verdict};
+
+/// Findings a brief (terminal) report lists.
+const BRIEF_FINDINGS: usize = 10;
+/// Differing artifacts a brief report shows the trees of.
+const BRIEF_ARTIFACTS: usize = 5;
 
 /// Version of the check report schema (`docs/schema/check-report.v1.json`).
 pub const CHECK_SCHEMA_VERSION: u32 = 1;
@@ -132,7 +138,14 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
                 ""
             }
         );
-        for a in r.artifacts.iter().filter(|a| !a.culprit_sets.is_empty()) {
+        let with_sets: Vec<_> = r
+            .artifacts
+            .iter()
+            .filter(|a| !a.culprit_sets.is_empty())
+            .collect();
+        let limit = opts.limit(usize::MAX, BRIEF_FINDINGS);
+        let more = with_sets.len().saturating_sub(limit);
+        for a in with_sets.into_iter().take(limit) {
             let sets: Vec<String> = a
                 .culprit_sets
                 .iter()
@@ -140,10 +153,18 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
                 .collect();
             let _ = writeln!(out, "  {}: {}", a.path, sets.join(" or "));
         }
+        if more > 0 {
+            let _ = writeln!(
+                out,
+                "  {}",
+                paint(DIM, &format!("… {more} more artifacts with culprit sets (-v)"))
+            );
+        }
     }
     if !r.findings.is_empty() {
         let _ = writeln!(out, "\nfindings:");
-        for f in &r.findings {
+        let limit = opts.limit(usize::MAX, BRIEF_FINDINGS);
+        for f in r.findings.iter().take(limit) {
             let (code, symptom) = (f.code, f.symptom);
             let _ = writeln!(
                 out,
@@ -154,6 +175,13 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
             let _ = writeln!(out, "      evidence: {}", f.evidence);
             let _ = writeln!(out, "      {} {}", paint(CYAN, "hint:"), f.hint);
         }
+        if r.findings.len() > limit {
+            let _ = writeln!(
+                out,
+                "  {}",
+                paint(DIM, &format!("… {} more findings (-v)", r.findings.len() - limit))
+            );
+        }
     }
     let same = r.artifacts.iter().filter(|a| a.reproducible).count();
     let _ = writeln!(
@@ -161,7 +189,18 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
         "\nartifacts: {same} identical in every run, {} differ",
         r.artifacts.len() - same
     );
+    let brief = opts.brief && !opts.verbose;
+    let mut trees_shown = 0usize;
     for a in &r.artifacts {
+        if brief && a.reproducible {
+            continue;
+        }
+        if brief && !a.differences.is_empty() {
+            trees_shown += 1;
+            if trees_shown > BRIEF_ARTIFACTS {
+                continue;
+            }
+        }
         let mark = if a.reproducible {
             paint(GREEN, "✓")
         } else {
@@ -193,6 +232,24 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
                     );
                 }
             }
+        }
+    }
+    if brief {
+        if trees_shown > BRIEF_ARTIFACTS {
+            let _ = writeln!(
+                out,
+                "  {}",
+                paint(
+                    DIM,
+                    &format!(
+                        "… {} more differing artifacts (-v)",
+                        trees_shown - BRIEF_ARTIFACTS
+                    )
+                )
+            );
+        }
+        if !r.artifacts.iter().all(|a| a.reproducible) {
+            let _ = writeln!(out, "{}", paint(DIM, BRIEF_FOOTER));
         }
     }
     out
@@ -289,4 +346,44 @@ pub fn markdown(r: &CheckReport) -> String {
         let _ = writeln!(out, "\n> note: {note}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures::check_report;
+
+    fn plain(s: &str) -> String {
+        anstream::adapter::strip_str(s).to_string()
+    }
+
+    #[test]
+    fn brief_check_report_leads_with_culprits_and_findings_and_skips_the_rest() {
+        let mut r = check_report();
+        // Many findings: a terminal sees the first few.
+        let f = r.findings[0].clone();
+        r.findings = (0..25)
+            .map(|i| crate::diagnose::Finding {
+                path: format!("in.tar ▸ f{i}"),
+                ..f.clone()
+            })
+            .collect();
+        let brief = plain(&text(&r, TextOptions::new(false, true)));
+        let normal = plain(&text(&r, TextOptions::new(false, false)));
+        let full = plain(&text(&r, TextOptions::new(true, false)));
+        for s in [&brief, &normal, &full] {
+            assert!(s.contains("NOT reproducible"), "{s}");
+            assert!(s.contains("culprits: time, build-path, locale"), "{s}");
+            assert!(s.contains("[time] or [build-path + locale]"), "{s}");
+            assert!(s.contains("[build-path] (content) in in.tar ▸ f0"), "{s}");
+        }
+        assert!(brief.contains("… 15 more findings (-v)"), "{brief}");
+        assert!(!brief.contains("in.tar ▸ f24") && normal.contains("in.tar ▸ f24"));
+        // Reproducible artifacts are left out on a terminal, listed elsewhere.
+        assert!(!brief.contains("out/same.bin") && normal.contains("out/same.bin"));
+        assert!(brief.contains("-v shows everything"));
+        assert!(!normal.contains("-v shows everything"));
+        assert!(brief.lines().count() < normal.lines().count());
+        assert!(normal.lines().count() <= full.lines().count());
+    }
 }

@@ -1,7 +1,10 @@
-//! The report model and its renderers (text, JSON, Markdown). Only this module and `cli`
+//! The report model and its renderers (text, JSON, Markdown, HTML). Only this module and `cli`
 //! print; everything before them returns data.
 
 pub mod check;
+#[cfg(test)]
+pub(crate) mod fixtures;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod rebuild;

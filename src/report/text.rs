@@ -1,5 +1,6 @@
 //! The human text report: a flat list of differing nodes by full path, most telling first,
-//! with metadata-only differences of many siblings folded into one line unless verbose.
+//! with metadata-only differences of many siblings folded into one line unless verbose. On a
+//! terminal it is brief (the summary and the first differences); `-v` shows everything.
 
 use std::fmt::Write as _;
 
@@ -9,16 +10,51 @@ use super::{DiffVerdict, Summary};
 use crate::compare::{Change, Comparison, Node, Status};
 
 /// How much of the tree to show.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct TextOptions {
     /// Show everything: every node, every line kept in the tree.
     pub verbose: bool,
+    /// Show a terminal's short report: the summary and the first few differences (ignored
+    /// with `verbose`).
+    pub brief: bool,
+}
+
+impl TextOptions {
+    /// Everything with `-v`; otherwise brief on a terminal and the usual report elsewhere (pipes,
+    /// files and scripts keep their output).
+    pub fn new(verbose: bool, terminal: bool) -> Self {
+        TextOptions {
+            verbose,
+            brief: terminal && !verbose,
+        }
+    }
+
+    /// The limit that applies: everything when verbose, `brief` on a terminal, else `normal`.
+    pub(crate) fn limit(self, normal: usize, brief: usize) -> usize {
+        if self.verbose {
+            usize::MAX
+        } else if self.brief {
+            brief
+        } else {
+            normal
+        }
+    }
 }
 
 const FOLD_AT: usize = 4;
 const NODES_PER_PARENT: usize = 40;
 const DIFF_LINES: usize = 60;
 const STRINGS_SHOWN: usize = 20;
+/// Nodes of one tree a brief report shows.
+const BRIEF_NODES: usize = 12;
+const BRIEF_DIFF_LINES: usize = 12;
+const BRIEF_STRINGS: usize = 5;
+const BRIEF_HEX_LINES: usize = 4;
+const BRIEF_ORDER: usize = 12;
+
+/// The last line of a brief report.
+pub(crate) const BRIEF_FOOTER: &str =
+    "(short report for a terminal: -v shows everything; --json and --html keep it all)";
 
 pub(crate) const RED: Style = AnsiColor::Red.on_default();
 pub(crate) const GREEN: Style = AnsiColor::Green.on_default();
@@ -67,7 +103,7 @@ pub fn diff_report(c: &Comparison, opts: TextOptions) -> String {
     }
     if !c.excluded.is_empty() {
         let _ = writeln!(out, "excluded ({}):", c.excluded.len());
-        let shown = if opts.verbose { c.excluded.len() } else { 10 };
+        let shown = opts.limit(10, 3).min(c.excluded.len());
         for e in c.excluded.iter().take(shown) {
             let _ = writeln!(out, "  {e}");
         }
@@ -78,11 +114,15 @@ pub fn diff_report(c: &Comparison, opts: TextOptions) -> String {
     if let Some(root) = &c.root {
         out.push('\n');
         render_node(&mut out, &[], root, opts);
+        if opts.brief && !opts.verbose {
+            let _ = writeln!(out, "{}", paint(DIM, BRIEF_FOOTER));
+        }
     }
     out
 }
 
-fn human_size(n: u64) -> String {
+/// A byte count in binary units (`41.2 MiB`).
+pub(crate) fn human_size(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut u = 0;
@@ -106,8 +146,55 @@ fn metadata_only(n: &Node) -> bool {
         && n.changes.iter().all(|c| matches!(c, Change::Field { .. }))
 }
 
-/// Renders a difference tree (every differing node by its path below `parent`).
+/// Renders a difference tree (every differing node by its path below `parent`; in a brief
+/// report only the first ones, then how many were left out).
 pub fn render_node(out: &mut String, parent: &[&str], node: &Node, opts: TextOptions) {
+    let mut budget = NodeBudget {
+        left: opts.limit(usize::MAX, BRIEF_NODES),
+        skipped: 0,
+    };
+    render_node_within(out, parent, node, opts, &mut budget);
+    if budget.skipped > 0 {
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(
+                DIM,
+                &format!("… {} more differing nodes (-v shows all)", budget.skipped)
+            )
+        );
+    }
+}
+
+/// Nodes a report may still show, and how many it left out.
+struct NodeBudget {
+    left: usize,
+    skipped: usize,
+}
+
+impl NodeBudget {
+    /// Takes `n` nodes' worth (shown as one entry), or counts them as left out.
+    fn take(&mut self, n: usize) -> bool {
+        if self.left == 0 {
+            self.skipped += n;
+            return false;
+        }
+        self.left -= 1;
+        true
+    }
+}
+
+fn render_node_within(
+    out: &mut String,
+    parent: &[&str],
+    node: &Node,
+    opts: TextOptions,
+    budget: &mut NodeBudget,
+) {
+    if !budget.take(1) {
+        budget.skipped += node.count() - 1;
+        return;
+    }
     let mut path: Vec<&str> = parent.to_vec();
     path.push(&node.name);
     let mut head = paint(BOLD, &path.join(" ▸ "));
@@ -148,7 +235,7 @@ pub fn render_node(out: &mut String, parent: &[&str], node: &Node, opts: TextOpt
         NODES_PER_PARENT
     };
     for child in telling.iter().take(limit) {
-        render_node(out, &path, child, opts);
+        render_node_within(out, &path, child, opts, budget);
     }
     if telling.len() > limit {
         let _ = writeln!(
@@ -166,7 +253,7 @@ pub fn render_node(out: &mut String, parent: &[&str], node: &Node, opts: TextOpt
     }
     if opts.verbose || meta.len() < FOLD_AT {
         for child in meta {
-            render_node(out, &path, child, opts);
+            render_node_within(out, &path, child, opts, budget);
         }
         return;
     }
@@ -182,8 +269,11 @@ pub fn render_node(out: &mut String, parent: &[&str], node: &Node, opts: TextOpt
     for (fields, nodes) in groups {
         if nodes.len() < FOLD_AT {
             for n in nodes {
-                render_node(out, &path, n, opts);
+                render_node_within(out, &path, n, opts, budget);
             }
+            continue;
+        }
+        if !budget.take(nodes.len()) {
             continue;
         }
         let example = nodes[0];
@@ -230,7 +320,7 @@ fn render_change(out: &mut String, change: &Change, opts: TextOptions) {
                     ""
                 }
             );
-            let limit = if opts.verbose { usize::MAX } else { DIFF_LINES };
+            let limit = opts.limit(DIFF_LINES, BRIEF_DIFF_LINES);
             let total = unified.lines().count();
             for line in unified.lines().take(limit) {
                 let styled = if line.starts_with('+') {
@@ -262,7 +352,7 @@ fn render_change(out: &mut String, change: &Change, opts: TextOptions) {
                 "  bytes: {differing_bytes} differ, first at offset {first_offset} (0x{first_offset:x})"
             );
             for (mark, style, dump) in [("a", RED, &hexdump.a), ("b", GREEN, &hexdump.b)] {
-                for line in dump.lines() {
+                for line in dump.lines().take(opts.limit(usize::MAX, BRIEF_HEX_LINES)) {
                     let _ = writeln!(out, "    {} {line}", paint(style, mark));
                 }
             }
@@ -284,7 +374,7 @@ fn render_change(out: &mut String, change: &Change, opts: TextOptions) {
                     String::new()
                 }
             );
-            let limit = if opts.verbose { usize::MAX } else { STRINGS_SHOWN };
+            let limit = opts.limit(STRINGS_SHOWN, BRIEF_STRINGS);
             for (mark, style, list) in [("-", RED, removed), ("+", GREEN, added)] {
                 for s in list.iter().take(limit) {
                     let _ = writeln!(out, "    {}", paint(style, &format!("{mark} {s}")));
@@ -308,11 +398,86 @@ fn render_change(out: &mut String, change: &Change, opts: TextOptions) {
                 out,
                 "  {field}: same members in another order, first difference at #{first_difference}"
             );
-            let _ = writeln!(out, "    {} {}", paint(RED, "a:"), a.join(", "));
-            let _ = writeln!(out, "    {} {}", paint(GREEN, "b:"), b.join(", "));
+            let limit = opts.limit(usize::MAX, BRIEF_ORDER);
+            for (mark, style, list) in [("a:", RED, a), ("b:", GREEN, b)] {
+                let mut shown = list.iter().take(limit).cloned().collect::<Vec<_>>().join(", ");
+                if list.len() > limit {
+                    let _ = write!(shown, ", … {} more (-v)", list.len() - limit);
+                }
+                let _ = writeln!(out, "    {} {shown}", paint(style, mark));
+            }
         }
         Change::Note { text } => {
             let _ = writeln!(out, "  {} {text}", paint(YELLOW, "note:"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures::{comparison, evil_tree};
+
+    fn plain(s: &str) -> String {
+        anstream::adapter::strip_str(s).to_string()
+    }
+
+    /// A tree with many members whose contents differ, each with a long text diff.
+    fn wide_tree() -> Node {
+        let mut root = evil_tree();
+        for i in 0..30 {
+            let a: String = (0..40).map(|l| format!("{i} line {l}\n")).collect();
+            let b = a.replace(" line ", " LINE ");
+            let mut n = Node::new(format!("file{i:02}.txt"));
+            n.changes
+                .push(crate::compare::text::unified(&a, &b, 1000).expect("differ"));
+            root.children.push(n);
+        }
+        root
+    }
+
+    #[test]
+    fn brief_report_is_short_and_says_how_to_see_everything() {
+        let c = comparison(Some(wide_tree()));
+        let normal = plain(&diff_report(&c, TextOptions::new(false, false)));
+        let brief = plain(&diff_report(&c, TextOptions::new(false, true)));
+        let full = plain(&diff_report(&c, TextOptions::new(true, true)));
+        assert!(
+            brief.lines().count() * 4 < normal.lines().count(),
+            "brief:\n{brief}"
+        );
+        assert!(normal.lines().count() <= full.lines().count());
+        // The summary is all there.
+        for s in [&brief, &normal, &full] {
+            assert!(s.starts_with("--- a/<b>.tar"), "{s}");
+            assert!(s.contains("different: 34 differing nodes"), "{s}");
+        }
+        // The first differences, then how many more and how to see them.
+        assert!(brief.contains("in.tar ▸ dir/<script>"), "{brief}");
+        assert!(brief.contains("more differing nodes (-v shows all)"), "{brief}");
+        assert!(brief.contains("-v shows everything"), "{brief}");
+        assert!(!normal.contains("-v shows everything") && !full.contains("-v shows everything"));
+        assert!(full.contains("file29.txt") && normal.contains("file29.txt"));
+        assert!(!brief.contains("file29.txt"));
+        // Diffs are cut shorter.
+        assert!(brief.contains("more diff lines (-v)"), "{brief}");
+        assert!(full.contains("29 LINE 39"));
+    }
+
+    #[test]
+    fn options_follow_the_terminal_unless_verbose() {
+        let o = TextOptions::new(false, true);
+        assert!(o.brief && !o.verbose);
+        assert!(
+            !TextOptions::new(false, false).brief,
+            "pipes keep the usual report"
+        );
+        assert!(
+            !TextOptions::new(true, true).brief,
+            "-v shows everything on a terminal"
+        );
+        assert_eq!(o.limit(60, 12), 12);
+        assert_eq!(TextOptions::new(false, false).limit(60, 12), 60);
+        assert_eq!(TextOptions::new(true, false).limit(60, 12), usize::MAX);
     }
 }
