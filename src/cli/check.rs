@@ -2,7 +2,6 @@
 //! are the same bytes.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Args;
 
@@ -11,7 +10,6 @@ use crate::check::{self, CheckError, CheckOptions, Verdict};
 use crate::compare;
 use crate::plan::{Variation, select};
 use crate::report;
-use crate::runner::docker;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -94,37 +92,14 @@ pub fn run(args: CheckArgs, out: &Output) -> anyhow::Result<i32> {
         isolate_budget: if args.no_isolate { 0 } else { args.isolate_budget },
         ..CheckOptions::new(args.dir.clone())
     };
-    let mut options = options;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    if out.verbose {
-        // -v: every run's build log, live, on stderr.
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
-        options.log_lines = Some(tx);
-        runtime.spawn(async move {
-            while let Some((run, line)) = rx.recv().await {
-                eprintln!("[{run}] {line}");
-            }
-        });
-    }
-    let progress: Arc<dyn crate::runner::image::Progress> = super::progress::for_terminal(out.verbose);
-    let result = runtime.block_on(async {
-        tokio::select! {
-            r = check::check(options, progress) => Some(r),
-            _ = super::shutdown_signal() => None,
-        }
-    });
+    let result = super::run_builds(out.verbose, |log_lines, progress| {
+        let mut options = options;
+        options.log_lines = log_lines;
+        check::check(options, progress)
+    })?;
     let report = match result {
-        None => {
-            // Ctrl-C or SIGTERM: kill and remove our containers before exiting.
-            runtime.block_on(async {
-                if let Ok(d) = docker::connect().await {
-                    docker::remove_live(&d).await;
-                }
-            });
-            runtime.shutdown_timeout(std::time::Duration::from_secs(2));
-            eprintln!("repro: interrupted; build containers removed");
-            return Ok(130);
-        }
+        // Ctrl-C or SIGTERM: the containers are removed.
+        None => return Ok(130),
         Some(Err(e)) => return Err(check_error(e)),
         Some(Ok(r)) => r,
     };

@@ -15,7 +15,7 @@ use crate::compare;
 use crate::plan::{Variation, select};
 use crate::provenance::{self, Provenance};
 use crate::rebuild::{self, RebuildError, RebuildOptions, RebuildReport, statements};
-use crate::report::{self, text::TextOptions};
+use crate::report;
 
 /// How the runs are made: shared by `repro rebuild` and `repro build`.
 #[derive(Debug, Args)]
@@ -254,11 +254,7 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
         }
     }
     if !json_only {
-        out.stdout(&report::rebuild::text(
-            &report,
-            &signed,
-            TextOptions { verbose: out.verbose },
-        ))?;
+        out.stdout(&report::rebuild::text(&report, &signed, out.text_options()))?;
     }
     if signer.is_some() && signed.is_empty() {
         eprintln!("repro: nothing was signed: the rebuild FAILED (--attest-failure signs a FAILED verdict)");
