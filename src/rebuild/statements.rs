@@ -21,6 +21,21 @@ pub const DEFAULT_REBUILDER_ID: &str = "https://github.com/repro/repro/rebuilder
 /// The policy a VSA says it applied.
 pub const POLICY_URI: &str =
     "https://github.com/repro/repro/blob/main/docs/attestation.md#verification-policy";
+/// The policy's text, as `docs/attestation.md` states it under "Verification policy"; a VSA
+/// records its sha256, so a change of policy changes the digest.
+pub const POLICY_TEXT: &str = "A VSA or attestation with `PASSED` says: the recorded source commit, \
+built with the recorded command in the recorded builder image (or the recorded substitute), gave \
+the same bytes in every run under the listed variations, and those bytes have the digests the \
+provenance publishes. It says nothing about who built the published artifacts or whether the \
+provenance's signer is trustworthy; check the provenance's signature with `--provenance-key` and \
+the `signatureVerified` field for that.";
+
+/// sha256 of [`POLICY_TEXT`], lowercase hex.
+pub fn policy_sha256() -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(POLICY_TEXT.as_bytes()))
+}
+
 /// The verified "level" a passing VSA records (a custom value: SLSA has no reproducibility
 /// track, and custom values must not start with `SLSA_`).
 pub const VERIFIED_LEVEL: &str = "REPRO_REPRODUCIBLE";
@@ -188,7 +203,7 @@ pub fn vsa(r: &RebuildReport, verifier_id: &str, finished: i64, provenance_uri: 
             "verifier": { "id": verifier_id, "version": version() },
             "timeVerified": unix_time(finished),
             "resourceUri": r.recorded.source.uri,
-            "policy": { "uri": POLICY_URI },
+            "policy": { "uri": POLICY_URI, "digest": { "sha256": policy_sha256() } },
             "inputAttestations": [{
                 "uri": provenance_uri,
                 "digest": { "sha256": r.provenance.file_sha256 },
@@ -198,4 +213,22 @@ pub fn vsa(r: &RebuildReport, verifier_id: &str, finished: i64, provenance_uri: 
             "slsaVersion": "1.0",
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_policy_is_the_one_whose_digest_vsas_record() {
+        let doc = include_str!("../../docs/attestation.md");
+        let section = doc
+            .split("### Verification policy")
+            .nth(1)
+            .and_then(|s| s.split("\n\n").nth(1))
+            .expect("docs/attestation.md has a Verification policy paragraph");
+        let flat = section.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(flat, POLICY_TEXT);
+        assert_eq!(policy_sha256().len(), 64);
+    }
 }
