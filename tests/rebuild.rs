@@ -132,9 +132,16 @@ fn build_then_rebuild_is_signed_verified_and_a_mismatch_signs_nothing() {
         &path(&vsa),
         "--json",
         &path(&report),
+        "--markdown",
+        &path(&d.path().join("summary.md")),
     ]);
     assert_eq!(code, 0, "{stdout}{err}");
     assert!(stdout.contains("PASSED"), "{stdout}");
+    let summary = std::fs::read_to_string(d.path().join("summary.md")).unwrap();
+    assert!(
+        summary.contains("✅ PASSED") && summary.contains("| `out/release.tar.gz` |"),
+        "{summary}"
+    );
     let report: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     common::assert_valid("rebuild-report.v1.json", &report);
     assert_eq!(report["reproducible_across_runs"], json!(true));

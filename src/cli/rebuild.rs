@@ -70,6 +70,9 @@ pub struct RebuildArgs {
     /// Write the JSON report to FILE, or to stdout with `-` (stdout then carries only JSON).
     #[arg(long, value_name = "FILE|-")]
     pub json: Option<String>,
+    /// Write a Markdown report (for CI job summaries) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
     /// How many builds: A (control), B (varied), then more varied runs.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(2..=16))]
     pub runs: u16,
@@ -252,6 +255,9 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
         } else {
             fs_err::write(target, j)?;
         }
+    }
+    if let Some(path) = &args.markdown {
+        fs_err::write(path, report::rebuild::markdown(&report, &signed))?;
     }
     if !json_only {
         out.stdout(&report::rebuild::text(&report, &signed, out.text_options()))?;

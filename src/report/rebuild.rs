@@ -129,3 +129,83 @@ pub fn text(r: &RebuildReport, signed: &[(String, String)], opts: TextOptions) -
     out.push_str(&super::check::text(&r.check, opts));
     out
 }
+
+/// A table cell: pipes escaped, one line.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// A Markdown report for CI job summaries: both verdicts and the subjects, then the runs as
+/// `repro check --markdown` reports them.
+pub fn markdown(r: &RebuildReport, signed: &[(String, String)]) -> String {
+    let yes_no = |ok: bool| if ok { "✅ yes" } else { "❌ **no**" };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "## repro rebuild `{}`: {}\n",
+        cell(&r.recorded.source.uri),
+        if r.passed() { "✅ PASSED" } else { "❌ FAILED" }
+    );
+    let _ = writeln!(out, "| verdict | |\n|---|---|");
+    let _ = writeln!(
+        out,
+        "| reproducible across runs | {} |",
+        yes_no(r.reproducible_across_runs)
+    );
+    let _ = writeln!(
+        out,
+        "| matches published subjects | {} |",
+        yes_no(r.matches_subjects)
+    );
+    let _ = writeln!(out, "| source commit | `{}` |", r.recorded.source.sha1);
+    let _ = writeln!(
+        out,
+        "| builder image | `{}`{} |",
+        cell(&r.check.image.reference),
+        if r.image_substituted {
+            format!(" (substituted for `{}`)", cell(&r.recorded.builder_image.uri))
+        } else {
+            String::new()
+        }
+    );
+    let _ = writeln!(
+        out,
+        "| provenance signature | {} |\n",
+        match &r.provenance.signature_keyid {
+            Some(k) => format!("verified (keyid `{k}`)"),
+            None => "not checked".into(),
+        }
+    );
+    let _ = writeln!(
+        out,
+        "### Subjects\n\n| subject | recorded sha256 | rebuilt sha256 | |\n|---|---|---|---|"
+    );
+    for s in &r.subjects {
+        let digest = |m: &std::collections::BTreeMap<String, String>| {
+            m.get("sha256")
+                .map_or_else(|| "—".to_string(), |d| format!("`{d}`"))
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} |",
+            cell(&s.name),
+            digest(&s.recorded),
+            digest(&s.rebuilt),
+            if s.matches {
+                "✅".to_string()
+            } else {
+                format!("❌ {}", cell(s.problem.as_deref().unwrap_or("mismatch")))
+            }
+        );
+    }
+    if !signed.is_empty() {
+        let list: Vec<String> = signed.iter().map(|(k, p)| format!("{k} `{}`", cell(p))).collect();
+        let _ = writeln!(out, "\nSigned: {}", list.join(", "));
+    }
+    for n in &r.notes {
+        let _ = writeln!(out, "\n> {}", cell(n));
+    }
+    let _ = writeln!(out);
+    out.push_str(&super::check::markdown(&r.check));
+    out
+}
