@@ -197,6 +197,26 @@ fn build_then_rebuild_is_signed_verified_and_a_mismatch_signs_nothing() {
         Some(64)
     );
 
+    // Overriding with the recorded image itself is no substitution; `--json -` is JSON only.
+    let (code, stdout, err) = run(&[
+        "rebuild",
+        &path(&prov),
+        "--source",
+        &path(&repo),
+        "--image-override",
+        "default",
+        "--json",
+        "-",
+    ]);
+    assert_eq!(code, 0, "{stdout}{err}");
+    let again: Value = serde_json::from_str(&stdout).expect("stdout is only the JSON report");
+    assert_eq!(again["image_substituted"], json!(false), "{again}");
+    assert!(
+        again["notes"].to_string().contains("no substitution"),
+        "{}",
+        again["notes"]
+    );
+
     // A subject whose digest the source does not build: exit 1, nothing signed as reproducible.
     let mut tampered = provenance.clone();
     tampered["subject"][0]["digest"]["sha256"] = json!("0".repeat(64));

@@ -182,13 +182,7 @@ pub async fn rebuild(
         .image_override
         .clone()
         .unwrap_or_else(|| recorded.builder_image.uri.clone());
-    let image_substituted = opts.image_override.is_some();
-    if image_substituted {
-        notes.push(format!(
-            "the recorded builder image {} was substituted with {image} (--image-override)",
-            recorded.builder_image.uri
-        ));
-    }
+    let override_given = opts.image_override.is_some();
     let scratch = tempfile::Builder::new()
         .prefix("repro-rebuild-")
         .tempdir()
@@ -206,13 +200,27 @@ pub async fn rebuild(
     check_opts.control_outputs = Some(control_dir.clone());
     let report = match check::check(check_opts, progress).await {
         Ok(r) => r,
-        Err(CheckError::ImageMissing { .. }) if !image_substituted => {
+        Err(CheckError::ImageMissing { .. }) if !override_given => {
             return Err(RebuildError::ImageMissing {
                 uri: recorded.builder_image.uri.clone(),
             });
         }
         Err(e) => return Err(e.into()),
     };
+    // An override that resolves to the recorded image is no substitution.
+    let recorded_id = format!("sha256:{}", recorded.builder_image.sha256);
+    let image_substituted = override_given && report.image.image_id != recorded_id;
+    if image_substituted {
+        notes.push(format!(
+            "the recorded builder image {} was substituted with {} ({}) (--image-override)",
+            recorded.builder_image.uri, report.image.reference, report.image.image_id
+        ));
+    } else if override_given {
+        notes.push(format!(
+            "--image-override {} is the recorded builder image (same ID): no substitution",
+            report.image.reference
+        ));
+    }
     if recorded.source_date_epoch.is_none() {
         notes.push(format!(
             "the provenance records no SOURCE_DATE_EPOCH: {} ({}) was used",
