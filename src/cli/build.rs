@@ -48,6 +48,7 @@ pub fn run(args: BuildArgs, out: &Output) -> anyhow::Result<i32> {
     let Some(signer) = load_signer(Some(&args.key), true, "")? else {
         return Err(UserError::new("--key is required", None).into());
     };
+    super::check_output_paths(args.output.as_deref())?;
     let opts = CheckOptions {
         source_date_epoch: args.source_date_epoch,
         image: args.image.clone(),

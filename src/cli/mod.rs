@@ -178,6 +178,29 @@ where
     Ok(result)
 }
 
+/// Fails early, before any build, when an output file could not be written: its folder must
+/// exist.
+pub fn check_output_paths<'a>(paths: impl IntoIterator<Item = &'a std::path::Path>) -> anyhow::Result<()> {
+    for path in paths {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => std::path::Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(UserError::new(
+                format!(
+                    "cannot write {}: the folder {} does not exist",
+                    path.display(),
+                    dir.display()
+                ),
+                Some("create it first, or choose another path"),
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `path` through a temporary file beside it, so that a failure never
 /// leaves a partial file (attestations and keys must be whole or absent).
 pub fn write_file(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {

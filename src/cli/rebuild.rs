@@ -207,6 +207,18 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
         )
         .into());
     }
+    super::check_output_paths(
+        [&args.output, &args.bundle, &args.vsa, &args.markdown]
+            .into_iter()
+            .flatten()
+            .map(PathBuf::as_path)
+            .chain(
+                args.json
+                    .as_deref()
+                    .filter(|j| *j != "-")
+                    .map(std::path::Path::new),
+            ),
+    )?;
     let (provenance, file_sha256) = read_provenance(&args.provenance, args.subject.as_deref())?;
     let signature_keyid = match &args.provenance_key {
         Some(k) => Some(verify_provenance(&provenance, k)?),
