@@ -468,6 +468,18 @@ fn refusals_come_before_any_build_with_exit_2() {
                 good.clone(),
                 "--source".into(),
                 proj.clone(),
+                "--key".into(),
+                key.clone(),
+                "-o".into(),
+                "/nonexistent/dir/att.json".into(),
+            ],
+            "the folder /nonexistent/dir does not exist",
+        ),
+        (
+            vec![
+                good.clone(),
+                "--source".into(),
+                proj.clone(),
                 "--provenance-key".into(),
                 public.clone(),
             ],
