@@ -232,11 +232,25 @@ fn build_then_rebuild_is_signed_verified_and_a_mismatch_signs_nothing() {
         &key,
         "-o",
         &path(&att2),
+        "--html",
+        &path(&d.path().join("mismatch.html")),
         "--no-vary",
         "time,build-path,file-order,hostname,user,umask,locale,timezone,home,num-cpus",
     ]);
     assert_eq!(code, 1, "{stdout}{err}");
     assert!(stdout.contains("MISMATCH"), "{stdout}");
+    let html = std::fs::read_to_string(d.path().join("mismatch.html")).unwrap();
+    for needle in [
+        "default-src 'none'",
+        ">FAILED<",
+        "MISMATCH",
+        "matches the published subjects",
+        &"0".repeat(64),
+        "The runs:",
+    ] {
+        assert!(html.contains(needle), "`{needle}` is not in the HTML report");
+    }
+    assert!(!html.contains("<script"), "the HTML report has a script");
     assert!(stdout.contains("matches published subjects: NO"), "{stdout}");
     assert!(err.contains("nothing was signed"), "{err}");
     assert!(!att2.exists(), "a failed rebuild wrote an attestation");

@@ -73,6 +73,9 @@ pub struct RebuildArgs {
     /// Write a Markdown report (for CI job summaries) to FILE.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Write a self-contained HTML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// How many builds: A (control), B (varied), then more varied runs.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(2..=16))]
     pub runs: u16,
@@ -208,7 +211,7 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
         .into());
     }
     super::check_output_paths(
-        [&args.output, &args.bundle, &args.vsa, &args.markdown]
+        [&args.output, &args.bundle, &args.vsa, &args.markdown, &args.html]
             .into_iter()
             .flatten()
             .map(PathBuf::as_path)
@@ -270,6 +273,9 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
     }
     if let Some(path) = &args.markdown {
         fs_err::write(path, report::rebuild::markdown(&report, &signed))?;
+    }
+    if let Some(path) = &args.html {
+        fs_err::write(path, report::html::rebuild(&report, &signed))?;
     }
     if !json_only {
         out.stdout(&report::rebuild::text(&report, &signed, out.text_options()))?;

@@ -20,6 +20,19 @@ pub fn check(r: &CheckReport) -> String {
 
 /// The HTML report of a `repro check` within `limits`.
 pub fn check_with(r: &CheckReport, limits: &Limits) -> String {
+    let word = match r.verdict {
+        Verdict::Reproducible => "reproducible",
+        Verdict::NotReproducible => "NOT reproducible",
+    };
+    page(
+        &format!("repro check {}: {word}", r.project),
+        &check_body(r, limits, false),
+    )
+}
+
+/// The page body of a check report; `embedded` (in a rebuild report) makes its title a
+/// section heading rather than the page's.
+pub(super) fn check_body(r: &CheckReport, limits: &Limits, embedded: bool) -> String {
     let mut budget = Budget::new(*limits);
     let max = limits.cell_chars;
     // The trees first, so that the summary can say whether the page was cut.
@@ -58,11 +71,19 @@ pub fn check_with(r: &CheckReport, limits: &Limits) -> String {
         Verdict::NotReproducible => ("bad", "NOT reproducible"),
     };
     let mut body = String::new();
-    let _ = writeln!(
-        body,
-        "<header><h1>repro check <span class=\"mono\">{}</span> <span class=\"verdict {class}\" id=\"verdict\">{word}</span></h1></header>\n<main>\n<section id=\"summary\">\n<h2>Summary</h2>",
-        clipped(&r.project, max)
-    );
+    if embedded {
+        let _ = writeln!(
+            body,
+            "<main>\n<section id=\"summary\">\n<h2>The runs: <span class=\"mono\">{}</span> <span class=\"badge {class}\">{word}</span></h2>",
+            clipped(&r.project, max)
+        );
+    } else {
+        let _ = writeln!(
+            body,
+            "<header><h1>repro check <span class=\"mono\">{}</span> <span class=\"verdict {class}\" id=\"verdict\">{word}</span></h1></header>\n<main>\n<section id=\"summary\">\n<h2>Summary</h2>",
+            clipped(&r.project, max)
+        );
+    }
     body.push_str(&capped_note(&budget));
     setup(&mut body, r, max);
     culprits(&mut body, r, max);
@@ -83,7 +104,7 @@ pub fn check_with(r: &CheckReport, limits: &Limits) -> String {
         body.push_str("</section>\n");
     }
     body.push_str("</main>\n");
-    page(&format!("repro check {}: {word}", r.project), &body)
+    body
 }
 
 fn setup(out: &mut String, r: &CheckReport, max: usize) {

@@ -5,9 +5,11 @@
 //! contents come from the inputs. The page is bounded: past its limits it says what it left out.
 
 mod check;
+mod rebuild;
 mod tree;
 
 pub use check::{check, check_with};
+pub use rebuild::rebuild;
 
 use std::fmt::Write as _;
 
