@@ -386,6 +386,32 @@ fn container_based_provenance_reruns_with_a_substituted_image() {
         ok,
         "securesystemslib rejected an Ed25519 rebuild attestation: {out}"
     );
+
+    // The control run is where and who the generator's `docker run` was: /workspace, root.
+    let mut who = statement.clone();
+    let expected = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(b"root\n/workspace\n"))
+    };
+    who["subject"] = json!([{ "name": "who.txt", "digest": { "sha256": expected } }]);
+    who["predicate"]["buildDefinition"]["externalParameters"]["buildConfig"] = json!({
+        "artifactPath": "who.txt",
+        "command": ["sh", "-ec", "{ id -un; pwd; } > who.txt"]
+    });
+    let who_path = d.path().join("who.json");
+    std::fs::write(&who_path, serde_json::to_vec(&who).unwrap()).unwrap();
+    let (code, stdout, err) = run(&[
+        "rebuild",
+        &path(&who_path),
+        "--source",
+        &path(&repo),
+        "--image-override",
+        "default",
+        "--no-vary",
+        "user,build-path",
+    ]);
+    assert_eq!(code, 0, "{stdout}{err}");
+    assert!(stdout.contains("match who.txt"), "{stdout}");
 }
 
 /// A repro-build-type statement for `repo`'s `proj/` at `commit`, unsigned.

@@ -141,11 +141,20 @@ impl Plan {
     fn spec(&self, label: String, on: &BTreeSet<Variation>, flavor: u32) -> RunSpec {
         let v = |var: Variation| if on.contains(&var) { flavor.max(1) } else { 0 };
         let build_path = match v(Variation::BuildPath) {
-            0 => format!("{}/build/a", self.prefix),
+            0 => format!(
+                "{}{}",
+                self.prefix,
+                self.build.control_path.as_deref().unwrap_or("/build/a")
+            ),
             1 => format!("{}/build/b-longer-path/src", self.prefix),
             k => format!("{}/build/run-{}-x/src", self.prefix, k + 1),
         };
         let user = match v(Variation::User) {
+            0 if self.build.control_root => UserSpec {
+                uid: 0,
+                gid: 0,
+                name: "root".into(),
+            },
             0 => UserSpec {
                 uid: 1000,
                 gid: 1000,
@@ -332,6 +341,8 @@ mod tests {
             memory_bytes: 4 << 30,
             origin: "test".into(),
             build_type: "test".into(),
+            control_path: None,
+            control_root: false,
         }
     }
 

@@ -8,6 +8,9 @@ use super::RebuildError;
 use crate::provenance::{BuilderImage, CONTAINER_BUILD_TYPE, GitSource, Provenance, REPRO_BUILD_TYPE_PREFIX};
 use crate::recipe::{self, BuildDef, Recipe};
 
+/// Where slsa-github-generator's container-based builder mounts the checkout and runs.
+pub const CONTAINER_WORKDIR: &str = "/workspace";
+
 /// A recorded build, normalised over the build types we re-run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Recorded {
@@ -48,8 +51,12 @@ pub fn recorded(provenance: &Provenance, recipes: &[Recipe]) -> Result<Recorded,
         build.command = c.command;
         build.outputs = vec![c.artifact_path.trim_start_matches("./").to_string()];
         build.image = c.builder_image.uri.clone();
-        // The recorded command is run as recorded: no flags of ours are injected into it.
+        // The recorded command is run as recorded: no flags of ours are injected into it; the
+        // control run is where and who the generator's `docker run` was (the checkout mounted
+        // at /workspace as the working directory, the image's default user, root).
         build.remap = false;
+        build.control_path = Some(CONTAINER_WORKDIR.to_string());
+        build.control_root = true;
         build.origin = format!("provenance ({})", rebuilder.name);
         return Ok(Recorded {
             rebuilder: rebuilder.name.clone(),

@@ -32,6 +32,14 @@ pub struct BuildDef {
     pub origin: String,
     /// The SLSA build type `repro build` records for it.
     pub build_type: String,
+    /// The control run's build path instead of `/build/a`: a recorded build that ran in a
+    /// known folder (slsa-github-generator's container-based builder runs in `/workspace`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_path: Option<String>,
+    /// The control run's user is root (uid 0) instead of `builder`: a recorded build that ran
+    /// as the image's default user, root.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub control_root: bool,
 }
 
 const DEFAULT_TIMEOUT: &str = "30m";
@@ -176,6 +184,8 @@ impl Recipe {
             memory_bytes,
             origin: format!("recipe {}", self.name),
             build_type: self.build_type.clone(),
+            control_path: None,
+            control_root: false,
         })
     }
 }
@@ -257,6 +267,8 @@ pub fn parse_project(file: &str, text: &str) -> Result<BuildDef, RecipeError> {
         memory_bytes,
         origin: "repro.toml".into(),
         build_type: REPRO_TOML_BUILD_TYPE.into(),
+        control_path: None,
+        control_root: false,
     })
 }
 

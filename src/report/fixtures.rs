@@ -95,6 +95,8 @@ pub(crate) fn build_def() -> BuildDef {
         memory_bytes: 1 << 30,
         origin: "repro.toml".into(),
         build_type: "https://example.invalid/bt".into(),
+        control_path: None,
+        control_root: false,
     }
 }
 
