@@ -409,9 +409,15 @@ fn container_based_provenance_reruns_with_a_substituted_image() {
         "default",
         "--no-vary",
         "user,build-path",
+        "--json",
+        &path(&d.path().join("who-report.json")),
     ]);
     assert_eq!(code, 0, "{stdout}{err}");
     assert!(stdout.contains("match who.txt"), "{stdout}");
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("who-report.json")).unwrap()).unwrap();
+    common::assert_valid("rebuild-report.v1.json", &report);
+    assert_eq!(report["check"]["build"]["control_path"], json!("/workspace"));
 }
 
 /// A repro-build-type statement for `repo`'s `proj/` at `commit`, unsigned.
