@@ -387,16 +387,17 @@ fn container_based_provenance_reruns_with_a_substituted_image() {
         "securesystemslib rejected an Ed25519 rebuild attestation: {out}"
     );
 
-    // The control run is where and who the generator's `docker run` was: /workspace, root.
+    // The control run is where and who the generator's `docker run` was: /workspace, root,
+    // in a clone with its history.
     let mut who = statement.clone();
     let expected = {
         use sha2::Digest as _;
-        hex::encode(sha2::Sha256::digest(b"root\n/workspace\n"))
+        hex::encode(sha2::Sha256::digest(format!("root\n/workspace\n{commit}\n")))
     };
     who["subject"] = json!([{ "name": "who.txt", "digest": { "sha256": expected } }]);
     who["predicate"]["buildDefinition"]["externalParameters"]["buildConfig"] = json!({
         "artifactPath": "who.txt",
-        "command": ["sh", "-ec", "{ id -un; pwd; } > who.txt"]
+        "command": ["sh", "-ec", "{ id -un; pwd; git rev-parse HEAD; } > who.txt"]
     });
     let who_path = d.path().join("who.json");
     std::fs::write(&who_path, serde_json::to_vec(&who).unwrap()).unwrap();

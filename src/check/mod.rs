@@ -55,6 +55,8 @@ pub struct CheckOptions {
     pub control_only: bool,
     /// Copy the control run's outputs into this directory (created if missing).
     pub control_outputs: Option<PathBuf>,
+    /// Give the build the repository's history as `.git` (as if `git = true` in repro.toml).
+    pub with_git: bool,
 }
 
 impl CheckOptions {
@@ -78,6 +80,7 @@ impl CheckOptions {
             build: None,
             control_only: false,
             control_outputs: None,
+            with_git: false,
         }
     }
 }
@@ -276,6 +279,9 @@ pub async fn check(opts: CheckOptions, progress: Arc<dyn Progress>) -> Result<Ch
     if opts.network {
         build.network = true;
     }
+    if opts.with_git {
+        build.with_git = true;
+    }
     if let Some(t) = opts.timeout_secs {
         build.timeout_secs = t;
     }
@@ -367,7 +373,15 @@ pub async fn check(opts: CheckOptions, progress: Arc<dyn Progress>) -> Result<Ch
         }
         Backend::Docker { docker, image }
     };
-    let entries = source::list_source(&dir)?;
+    let mut entries = source::list_source(&dir)?;
+    if build.with_git {
+        entries.extend(source::standalone_git(&dir, work.0.path())?);
+        notes.push(
+            "the build got a standalone copy of the repository's history as .git (at the \
+             checkout's commit)"
+                .into(),
+        );
+    }
     let check_id = format!("{}-{}", std::process::id(), now);
     let runner = Runner {
         backend: &backend,

@@ -40,6 +40,10 @@ pub struct BuildArgs {
     /// records a commit the outputs were not built from, so a rebuild will not match.
     #[arg(long)]
     pub allow_dirty: bool,
+    /// Give the build the repository's history as `.git` (recorded, so rebuilds do too; the
+    /// project must be the repository's root).
+    #[arg(long)]
+    pub with_git: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -56,6 +60,7 @@ pub fn run(args: BuildArgs, out: &Output) -> anyhow::Result<i32> {
         keep: args.run.keep.clone(),
         recipes: args.run.rebuilders.clone(),
         control_outputs: args.out_dir.clone(),
+        with_git: args.with_git,
         ..CheckOptions::new(args.dir.clone())
     };
     let (builder_id, allow_dirty) = (args.builder_id.clone(), args.allow_dirty);

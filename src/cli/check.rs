@@ -38,6 +38,10 @@ pub struct CheckArgs {
     /// Allow the network during the build (recorded as non-hermetic).
     #[arg(long)]
     pub network: bool,
+    /// Give the build the repository's history as `.git`, for `git describe` or setuptools-scm
+    /// (the project must be the repository's root; `git = true` in repro.toml does the same).
+    #[arg(long)]
+    pub with_git: bool,
     /// Most extra builds culprit isolation may make (each a probe with some variations on).
     #[arg(long, value_name = "N", default_value_t = 24)]
     pub isolate_budget: usize,
@@ -90,6 +94,7 @@ pub fn run(args: CheckArgs, out: &Output) -> anyhow::Result<i32> {
         },
         local: args.local,
         isolate_budget: if args.no_isolate { 0 } else { args.isolate_budget },
+        with_git: args.with_git,
         ..CheckOptions::new(args.dir.clone())
     };
     let result = super::run_builds(out.verbose, |log_lines, progress| {

@@ -343,6 +343,7 @@ mod tests {
             build_type: "test".into(),
             control_path: None,
             control_root: false,
+            with_git: false,
         }
     }
 

@@ -57,6 +57,8 @@ pub fn recorded(provenance: &Provenance, recipes: &[Recipe]) -> Result<Recorded,
         build.remap = false;
         build.control_path = Some(CONTAINER_WORKDIR.to_string());
         build.control_root = true;
+        // The generator built in a full clone: the build may read its history.
+        build.with_git = true;
         build.origin = format!("provenance ({})", rebuilder.name);
         return Ok(Recorded {
             rebuilder: rebuilder.name.clone(),

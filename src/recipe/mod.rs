@@ -40,6 +40,10 @@ pub struct BuildDef {
     /// as the image's default user, root.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub control_root: bool,
+    /// The build gets a standalone copy of the repository's history as `.git` (for
+    /// `git describe`, setuptools-scm, …); the project must be the repository's root.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub with_git: bool,
 }
 
 const DEFAULT_TIMEOUT: &str = "30m";
@@ -69,6 +73,9 @@ pub struct Recipe {
     pub env: BTreeMap<String, String>,
     #[serde(default = "yes")]
     pub remap: bool,
+    /// Give the build the repository's history as `.git` (the project must be its root).
+    #[serde(default)]
+    pub git: bool,
     #[serde(default)]
     pub network: bool,
     #[serde(default)]
@@ -186,6 +193,7 @@ impl Recipe {
             build_type: self.build_type.clone(),
             control_path: None,
             control_root: false,
+            with_git: false,
         })
     }
 }
@@ -217,6 +225,9 @@ pub struct ProjectBuild {
     pub network: bool,
     #[serde(default = "yes")]
     pub remap: bool,
+    /// Give the build the repository's history as `.git` (the project must be its root).
+    #[serde(default)]
+    pub git: bool,
 }
 
 /// The build definition of the project in `dir`: its `repro.toml` if present, else the
@@ -269,6 +280,7 @@ pub fn parse_project(file: &str, text: &str) -> Result<BuildDef, RecipeError> {
         build_type: REPRO_TOML_BUILD_TYPE.into(),
         control_path: None,
         control_root: false,
+        with_git: b.git,
     })
 }
 

@@ -97,6 +97,7 @@ pub(crate) fn build_def() -> BuildDef {
         build_type: "https://example.invalid/bt".into(),
         control_path: None,
         control_root: false,
+        with_git: false,
     }
 }
 
