@@ -283,6 +283,125 @@ pub fn write_source_tar(
     Ok(())
 }
 
+/// A standalone copy of the repository whose root is `root`, for builds that read their own
+/// history (`git describe`, setuptools-scm): a bare clone made non-bare, `HEAD` at the
+/// checkout's commit (on its branch when it is on one), an index of that commit, and the
+/// checkout's `origin` URL. Made under `work`; returned as `.git/…` entries of the source.
+/// Errors when `root` is not the root of a git work tree: a folder of a repository would see
+/// the whole commit's other files as deleted.
+pub fn standalone_git(root: &Path, work: &Path) -> Result<Vec<SourceEntry>, SourceError> {
+    let fail = |what: String| SourceError::Git(what);
+    let git = |args: &[&str], dir: Option<&Path>| -> Result<String, SourceError> {
+        let mut c = Command::new("git");
+        if let Some(d) = dir {
+            c.arg("--git-dir").arg(d);
+        } else {
+            c.arg("-C").arg(root);
+        }
+        let out = c
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .output()
+            .map_err(|e| fail(format!("cannot run git: {e}")))?;
+        if !out.status.success() {
+            return Err(fail(format!(
+                "git {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let top = git(&["rev-parse", "--show-toplevel"], None)?;
+    let same = |a: &Path, b: &Path| std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok();
+    if !same(Path::new(&top), root) {
+        return Err(fail(format!(
+            "the build asks for the repository's history (.git), but {} is a folder of the \
+             repository {top}, not its root",
+            root.display()
+        )));
+    }
+    let commit = git(&["rev-parse", "--verify", "HEAD^{commit}"], None)?;
+    let branch = git(&["symbolic-ref", "-q", "HEAD"], None).ok();
+    let origin = git(&["config", "--get", "remote.origin.url"], None).ok();
+    let dest = work.join("standalone-git");
+    let gitdir = dest.join(".git");
+    std::fs::create_dir_all(&dest).map_err(read_err(&dest))?;
+    let out = Command::new("git")
+        .args(["clone", "--bare", "--quiet", "--no-hardlinks"])
+        .arg(root)
+        .arg(&gitdir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .map_err(|e| fail(format!("cannot run git: {e}")))?;
+    if !out.status.success() {
+        return Err(fail(format!(
+            "cloning {} failed: {}",
+            root.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let g = Some(gitdir.as_path());
+    git(&["config", "core.bare", "false"], g)?;
+    match &branch {
+        Some(b) if b.starts_with("refs/heads/") => {
+            git(&["update-ref", b, &commit], g)?;
+            git(&["symbolic-ref", "HEAD", b], g)?;
+        }
+        _ => {
+            git(&["update-ref", "--no-deref", "HEAD", &commit], g)?;
+        }
+    }
+    match origin.filter(|o| !o.is_empty()) {
+        Some(url) => {
+            git(&["remote", "set-url", "origin", &url], g)
+                .or_else(|_| git(&["remote", "add", "origin", &url], g))?;
+        }
+        None => {
+            let _ = git(&["remote", "remove", "origin"], g);
+        }
+    }
+    let out = Command::new("git")
+        .arg("--git-dir")
+        .arg(&gitdir)
+        .args(["read-tree", "HEAD"])
+        .env("GIT_INDEX_FILE", gitdir.join("index"))
+        .output()
+        .map_err(|e| fail(format!("cannot run git: {e}")))?;
+    if !out.status.success() {
+        return Err(fail(format!(
+            "writing the index failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let mut entries = Vec::new();
+    for rel in walk(&gitdir)? {
+        let full = gitdir.join(&rel);
+        let meta = std::fs::symlink_metadata(&full).map_err(read_err(&full))?;
+        let kind = if meta.file_type().is_symlink() {
+            EntryKind::Symlink
+        } else if meta.is_dir() {
+            EntryKind::Dir
+        } else if meta.is_file() {
+            EntryKind::File
+        } else {
+            continue;
+        };
+        entries.push(SourceEntry {
+            path: Path::new(".git").join(&rel),
+            kind,
+            origin: Some(full),
+        });
+    }
+    entries.push(SourceEntry {
+        path: PathBuf::from(".git"),
+        kind: EntryKind::Dir,
+        origin: Some(gitdir.clone()),
+    });
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(entries)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,123 +542,4 @@ mod tests {
         }
         assert_eq!(names[0], "link");
     }
-}
-
-/// A standalone copy of the repository whose root is `root`, for builds that read their own
-/// history (`git describe`, setuptools-scm): a bare clone made non-bare, `HEAD` at the
-/// checkout's commit (on its branch when it is on one), an index of that commit, and the
-/// checkout's `origin` URL. Made under `work`; returned as `.git/…` entries of the source.
-/// Errors when `root` is not the root of a git work tree: a folder of a repository would see
-/// the whole commit's other files as deleted.
-pub fn standalone_git(root: &Path, work: &Path) -> Result<Vec<SourceEntry>, SourceError> {
-    let fail = |what: String| SourceError::Git(what);
-    let git = |args: &[&str], dir: Option<&Path>| -> Result<String, SourceError> {
-        let mut c = Command::new("git");
-        if let Some(d) = dir {
-            c.arg("--git-dir").arg(d);
-        } else {
-            c.arg("-C").arg(root);
-        }
-        let out = c
-            .args(args)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .output()
-            .map_err(|e| fail(format!("cannot run git: {e}")))?;
-        if !out.status.success() {
-            return Err(fail(format!(
-                "git {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    };
-    let top = git(&["rev-parse", "--show-toplevel"], None)?;
-    let same = |a: &Path, b: &Path| std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok();
-    if !same(Path::new(&top), root) {
-        return Err(fail(format!(
-            "the build asks for the repository's history (.git), but {} is a folder of the \
-             repository {top}, not its root",
-            root.display()
-        )));
-    }
-    let commit = git(&["rev-parse", "--verify", "HEAD^{commit}"], None)?;
-    let branch = git(&["symbolic-ref", "-q", "HEAD"], None).ok();
-    let origin = git(&["config", "--get", "remote.origin.url"], None).ok();
-    let dest = work.join("standalone-git");
-    let gitdir = dest.join(".git");
-    std::fs::create_dir_all(&dest).map_err(read_err(&dest))?;
-    let out = Command::new("git")
-        .args(["clone", "--bare", "--quiet", "--no-hardlinks"])
-        .arg(root)
-        .arg(&gitdir)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .map_err(|e| fail(format!("cannot run git: {e}")))?;
-    if !out.status.success() {
-        return Err(fail(format!(
-            "cloning {} failed: {}",
-            root.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    let g = Some(gitdir.as_path());
-    git(&["config", "core.bare", "false"], g)?;
-    match &branch {
-        Some(b) if b.starts_with("refs/heads/") => {
-            git(&["update-ref", b, &commit], g)?;
-            git(&["symbolic-ref", "HEAD", b], g)?;
-        }
-        _ => {
-            git(&["update-ref", "--no-deref", "HEAD", &commit], g)?;
-        }
-    }
-    match origin.filter(|o| !o.is_empty()) {
-        Some(url) => {
-            git(&["remote", "set-url", "origin", &url], g)
-                .or_else(|_| git(&["remote", "add", "origin", &url], g))?;
-        }
-        None => {
-            let _ = git(&["remote", "remove", "origin"], g);
-        }
-    }
-    let out = Command::new("git")
-        .arg("--git-dir")
-        .arg(&gitdir)
-        .args(["read-tree", "HEAD"])
-        .env("GIT_INDEX_FILE", gitdir.join("index"))
-        .output()
-        .map_err(|e| fail(format!("cannot run git: {e}")))?;
-    if !out.status.success() {
-        return Err(fail(format!(
-            "writing the index failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    let mut entries = Vec::new();
-    for rel in walk(&gitdir)? {
-        let full = gitdir.join(&rel);
-        let meta = std::fs::symlink_metadata(&full).map_err(read_err(&full))?;
-        let kind = if meta.file_type().is_symlink() {
-            EntryKind::Symlink
-        } else if meta.is_dir() {
-            EntryKind::Dir
-        } else if meta.is_file() {
-            EntryKind::File
-        } else {
-            continue;
-        };
-        entries.push(SourceEntry {
-            path: Path::new(".git").join(&rel),
-            kind,
-            origin: Some(full),
-        });
-    }
-    entries.push(SourceEntry {
-        path: PathBuf::from(".git"),
-        kind: EntryKind::Dir,
-        origin: Some(gitdir.clone()),
-    });
-    entries.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(entries)
 }
