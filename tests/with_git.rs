@@ -38,6 +38,7 @@ fn a_build_that_describes_its_commit_is_reproducible_with_git() {
     // Without the history the build fails in the control run: exit 2.
     let (code, _, err) = run(&["check", &repo.display().to_string(), "--no-isolate"]);
     assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--with-git"), "the hint names the way out: {err}");
     let keep = d.path().join("keep");
     let (code, stdout, err) = run(&[
         "check",

@@ -246,6 +246,11 @@ impl CheckError {
                  (--image default)"
                     .into()
             }
+            CheckError::ControlFailed { tail, .. } if reads_git_history(tail) => {
+                "the build reads the repository's history, which it does not get by default: \
+                 --with-git (or `git = true` in repro.toml) gives it a .git at the checkout's commit"
+                    .into()
+            }
             CheckError::ControlFailed { .. } => {
                 "the build must succeed in the control run; -v shows the whole log, --keep DIR keeps it. \
                  Builds run offline: vendor dependencies (docs/vendoring.md) or allow --network"
@@ -260,6 +265,19 @@ impl CheckError {
             _ => return None,
         })
     }
+}
+
+/// Whether a failed build's log says it looked for the repository's history.
+fn reads_git_history(tail: &str) -> bool {
+    let t = tail.to_ascii_lowercase();
+    [
+        "not a git repository",
+        "setuptools-scm",
+        "setuptools_scm",
+        "unable to detect version",
+    ]
+    .iter()
+    .any(|s| t.contains(s))
 }
 
 /// A scratch directory removed on every path (also when the check future is dropped on Ctrl-C).
