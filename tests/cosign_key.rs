@@ -167,3 +167,35 @@ fn rebuild_reads_the_password_from_cosign_password() {
         "{err}"
     );
 }
+
+#[test]
+fn a_decrypted_payload_that_is_no_p256_or_ed25519_key_is_refused() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use crypto_secretbox::aead::{Aead as _, KeyInit as _};
+
+    // Encrypted correctly (cheap scrypt cost), but the plaintext is not a PKCS#8 key.
+    let (salt, nonce) = ([5u8; 32], [6u8; 24]);
+    let mut key = [0u8; 32];
+    scrypt::scrypt(PASSWORD, &salt, &scrypt::Params::new(4, 1, 1).unwrap(), &mut key).unwrap();
+    let ciphertext = crypto_secretbox::XSalsa20Poly1305::new(&key.into())
+        .encrypt(&nonce.into(), &b"not a PKCS#8 key"[..])
+        .unwrap();
+    let doc = serde_json::json!({
+        "kdf": {"name": "scrypt", "params": {"N": 16, "r": 1, "p": 1}, "salt": STANDARD.encode(salt)},
+        "cipher": {"name": "nacl/secretbox", "nonce": STANDARD.encode(nonce)},
+        "ciphertext": STANDARD.encode(ciphertext),
+    });
+    let pem = format!(
+        "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n{}\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n",
+        STANDARD.encode(doc.to_string())
+    );
+    let err = PrivateKey::from_pem_with_password(&pem, Some(PASSWORD))
+        .err()
+        .unwrap();
+    assert!(matches!(err, AttestError::Key(_)), "{err}");
+    assert!(
+        err.to_string().contains("not a PKCS#8 P-256 or Ed25519 key"),
+        "{err}"
+    );
+}
