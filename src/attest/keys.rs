@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::io::Write as _;
+use std::os::unix::ffi::OsStringExt as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
 use super::AttestError;
+use super::encrypted_key;
 
 /// The signature algorithms repro signs and verifies with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -77,8 +79,26 @@ impl PrivateKey {
     }
 
     /// Loads a PKCS#8 PEM private key (P-256 or Ed25519, detected from the key), or a SEC1
-    /// `EC PRIVATE KEY` PEM for P-256.
+    /// `EC PRIVATE KEY` PEM for P-256. An encrypted cosign key fails with
+    /// [`encrypted_key::EncryptedKeyError::NoPassword`]: use [`PrivateKey::from_pem_with_password`].
     pub fn from_pem(pem: &str) -> Result<PrivateKey, AttestError> {
+        PrivateKey::from_pem_with_password(pem, None)
+    }
+
+    /// As [`PrivateKey::from_pem`], and also reads cosign's encrypted private keys
+    /// (`ENCRYPTED SIGSTORE PRIVATE KEY`, older `ENCRYPTED COSIGN PRIVATE KEY`) with
+    /// `password` (`Some(b"")` is the empty password). Plain keys ignore the password.
+    pub fn from_pem_with_password(pem: &str, password: Option<&[u8]>) -> Result<PrivateKey, AttestError> {
+        if encrypted_key::is_encrypted(pem) {
+            let der = encrypted_key::decrypt_pem(pem, password)?;
+            return PrivateKey::from_pkcs8_der(&der).map_err(|_| {
+                AttestError::Key(
+                    "the decrypted cosign key is not a PKCS#8 P-256 or Ed25519 key (RSA and other \
+                     curves are not supported)"
+                        .into(),
+                )
+            });
+        }
         if let Ok(k) = p256::ecdsa::SigningKey::from_pkcs8_pem(pem) {
             return Ok(PrivateKey::EcdsaP256(k));
         }
@@ -89,16 +109,32 @@ impl PrivateKey {
             return Ok(PrivateKey::EcdsaP256(k.into()));
         }
         Err(AttestError::Key(
-            "not a PKCS#8 P-256/Ed25519 or SEC1 P-256 private key PEM".into(),
+            "not a PKCS#8 P-256/Ed25519 or SEC1 P-256 private key PEM, nor a cosign encrypted key".into(),
         ))
     }
 
-    /// Reads and parses a private key file; the file's text is zeroised after parsing.
+    /// A PKCS#8 DER private key, P-256 or Ed25519.
+    fn from_pkcs8_der(der: &[u8]) -> Result<PrivateKey, AttestError> {
+        if let Ok(k) = p256::ecdsa::SigningKey::from_pkcs8_der(der) {
+            return Ok(PrivateKey::EcdsaP256(k));
+        }
+        ed25519_dalek::SigningKey::from_pkcs8_der(der)
+            .map(PrivateKey::Ed25519)
+            .map_err(key_err)
+    }
+
+    /// Reads and parses a private key file; the file's text is zeroised after parsing. A cosign
+    /// encrypted key is decrypted with the password in `COSIGN_PASSWORD`, as cosign does; the
+    /// password is zeroised after use and never printed.
     pub fn from_file(path: &Path) -> Result<PrivateKey, AttestError> {
         let text = Zeroizing::new(
             fs::read_to_string(path).map_err(|e| key_err(format!("{}: {e}", path.display())))?,
         );
-        PrivateKey::from_pem(&text)
+        if !encrypted_key::is_encrypted(&text) {
+            return PrivateKey::from_pem(&text);
+        }
+        let password = std::env::var_os(encrypted_key::PASSWORD_ENV).map(|v| Zeroizing::new(v.into_vec()));
+        PrivateKey::from_pem_with_password(&text, password.as_ref().map(|p| p.as_slice()))
     }
 
     pub fn algorithm(&self) -> Algorithm {

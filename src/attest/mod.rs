@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod dsse;
+pub mod encrypted_key;
 pub mod keys;
 
 pub use bundle::{BUNDLE_MEDIA_TYPE, to_bundle};
@@ -35,13 +36,18 @@ pub enum AttestError {
     StatementType { found: String },
     #[error("key: {0}")]
     Key(String),
+    #[error(transparent)]
+    EncryptedKey(#[from] encrypted_key::EncryptedKeyError),
 }
 
 impl AttestError {
     /// True for a negative verdict on readable input (exit 1), false for unreadable input or
     /// unusable keys (exit 2).
     pub fn is_invalid(&self) -> bool {
-        !matches!(self, AttestError::Malformed(_) | AttestError::Key(_))
+        !matches!(
+            self,
+            AttestError::Malformed(_) | AttestError::Key(_) | AttestError::EncryptedKey(_)
+        )
     }
 }
 

@@ -18,7 +18,8 @@ pub struct BuildArgs {
     /// it contains).
     #[arg(default_value = ".")]
     pub dir: PathBuf,
-    /// The private key that signs the provenance (PEM, PKCS#8).
+    /// The private key that signs the provenance (PKCS#8 PEM, or cosign's encrypted key with
+    /// its password in COSIGN_PASSWORD).
     #[arg(long, value_name = "KEY", required = true)]
     pub key: PathBuf,
     /// Write the signed provenance (DSSE envelope) here instead of stdout.

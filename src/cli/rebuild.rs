@@ -49,7 +49,8 @@ pub struct RebuildArgs {
     /// attestation): one of ours (default, rust, go) or name@sha256:….
     #[arg(long, value_name = "REF")]
     pub image_override: Option<String>,
-    /// Sign with this private key (PEM, PKCS#8): needs -o, --bundle or --vsa.
+    /// Sign with this private key (PKCS#8 PEM, or cosign's encrypted key with its password in
+    /// COSIGN_PASSWORD): needs -o, --bundle or --vsa.
     #[arg(long, value_name = "KEY")]
     pub key: Option<PathBuf>,
     /// Write the signed attestation (DSSE envelope) here when both verdicts hold.
