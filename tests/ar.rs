@@ -449,3 +449,30 @@ proptest! {
         prop_assert_eq!(c.identical(), original == &m[..]);
     }
 }
+
+#[test]
+fn excluded_members_are_left_out_and_listed() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    sources(p);
+    sh(
+        p,
+        "ar rcD a.a f.o notes.txt
+         printf 'other notes\\n' > notes.txt
+         ar rcD b.a f.o notes.txt",
+    );
+    let opts = Options {
+        exclude: vec!["notes.txt".into()],
+        ..Options::default()
+    };
+    let c = Engine::new(opts, Registry::default())
+        .unwrap()
+        .compare_paths(&p.join("a.a"), &p.join("b.a"))
+        .unwrap();
+    assert_eq!(c.excluded.len(), 1, "{:?}", c.excluded);
+    assert!(c.excluded[0].ends_with("▸ notes.txt"), "{:?}", c.excluded);
+    // Only the excluded member differs: nothing structural is left, and the bytes still differ.
+    let r = root(&c);
+    assert!(find(r, "notes.txt").is_none(), "{r:#?}");
+    assert!(has_note(r, "every member compared is identical"), "{r:#?}");
+}

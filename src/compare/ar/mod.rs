@@ -76,8 +76,9 @@ impl Comparator for ArComparator {
         let only_notes = node.changes.iter().all(|c| matches!(c, Change::Note { .. }));
         if only_notes && node.children.is_empty() {
             node.changes.push(Change::note(
-                "every member is identical: the archives differ only in how headers are encoded \
-                 (padding, name style, the long-name table) or after the last member",
+                "every member compared is identical: the archives differ only in how headers are \
+                 encoded (padding, name style, the long-name table), after the last member, or in \
+                 excluded members",
             ));
             BinaryComparator.compare(cx, a, b, node)?;
         }
@@ -348,7 +349,7 @@ fn symbol_table(
     let mut n = Node::new(label);
     n.sha256 = Some(Sides::new(sha256_hex(x), sha256_hex(y)));
     n.size = Some(Sides::new(x.len() as u64, y.len() as u64));
-    n.field_if_differs("symbols", syms_a.len(), syms_b.len());
+    n.field_if_differs("symbol count", syms_a.len(), syms_b.len());
     match strings::diff_lists("symbols", &la, &lb) {
         Some(c) => n.changes.push(c),
         None if la != lb => n
