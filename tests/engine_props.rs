@@ -26,6 +26,8 @@ const MAGICS: &[&[u8]] = &[
     b"MZ",
     b"\xcf\xfa\xed\xfe",
     b"\xca\xfe\xba\xbe\x00\x00\x00\x02",
+    b"!<arch>\n",
+    b"!<thin>\n",
 ];
 
 proptest! {

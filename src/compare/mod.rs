@@ -1,6 +1,7 @@
 //! Structural comparison: the `Comparator` trait, the registry of comparators, and the engine
 //! that sniffs formats, recurses through containers, enforces budgets and falls back visibly.
 
+pub mod ar;
 pub mod binary;
 pub mod compressed;
 pub mod dir;
@@ -96,6 +97,7 @@ impl Default for Registry {
         r.register(Box::new(zip::ZipComparator));
         object::register(&mut r);
         r.register(Box::new(tar::TarComparator));
+        r.register(Box::new(ar::ArComparator));
         r.register(Box::new(compressed::CompressedComparator));
         r
     }

@@ -12,6 +12,7 @@ pub enum Format {
     MachO,
     Zip,
     Tar,
+    Ar,
     Gzip,
     Xz,
     Zstd,
@@ -29,6 +30,7 @@ impl Format {
             Format::MachO => "mach-o",
             Format::Zip => "zip",
             Format::Tar => "tar",
+            Format::Ar => "ar",
             Format::Gzip => "gzip",
             Format::Xz => "xz",
             Format::Zstd => "zstd",
@@ -51,6 +53,10 @@ pub const SNIFF_LEN: usize = 8192;
 /// Detects the format of a byte stream from its first bytes (`SNIFF_LEN` is plenty).
 pub fn sniff(head: &[u8]) -> Format {
     let starts = |m: &[u8]| head.starts_with(m);
+    // Before text: the magic and the headers of an archive of text files are all ASCII.
+    if starts(b"!<arch>\n") || starts(b"!<thin>\n") {
+        return Format::Ar;
+    }
     if starts(b"\x7fELF") {
         return Format::Elf;
     }
@@ -184,6 +190,9 @@ mod tests {
         tar[257..262].copy_from_slice(b"ustar");
         assert_eq!(sniff(&tar), Format::Tar);
         assert_eq!(sniff(b"MZ\x90\x00"), Format::Binary);
+        assert_eq!(sniff(b"!<arch>\ndebian-binary   "), Format::Ar);
+        assert_eq!(sniff(b"!<thin>\n/ "), Format::Ar);
+        assert_eq!(sniff(b"!<arch>"), Format::Text);
     }
 
     #[test]

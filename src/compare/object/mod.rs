@@ -6,7 +6,7 @@ mod elf;
 mod macho;
 mod pe;
 mod sections;
-mod strings;
+pub(crate) mod strings;
 mod symbols;
 
 pub use elf::ElfComparator;

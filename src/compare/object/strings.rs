@@ -92,13 +92,13 @@ pub(super) fn change<T>(
 }
 
 /// Lists of names (imports, libraries, sections) that differ as multisets.
-pub(super) fn diff_lists(field: &str, a: &[String], b: &[String]) -> Option<Change> {
+pub(crate) fn diff_lists(field: &str, a: &[String], b: &[String]) -> Option<Change> {
     let (removed, added) = multiset_diff(a, b);
     change(field, &removed, &added, |s| show(s.as_bytes()))
 }
 
 /// Bytes shown as text: invalid UTF-8 replaced, control characters escaped, long strings cut.
-pub(super) fn show(s: &[u8]) -> String {
+pub(crate) fn show(s: &[u8]) -> String {
     let text = String::from_utf8_lossy(s);
     let mut out = String::with_capacity(text.len().min(MAX_CHARS + 8));
     for (i, c) in text.chars().enumerate() {
