@@ -704,3 +704,39 @@ mod hostile_bytes {
         }
     }
 }
+
+/// A jar behind a shell launcher (`cat stub.sh app.jar > app`), made with Info-ZIP `zip`: sniffed
+/// by its end, compared as a zip, the stub reported as data before the first entry.
+#[test]
+fn a_zip_behind_a_launcher_stub_is_compared_as_a_zip() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sh = |script: &str| {
+        let out = Command::new("sh")
+            .arg("-ec")
+            .arg(script)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    sh("mkdir -p a b
+        printf 'one\\n' > a/app.properties; printf 'two\\n' > b/app.properties
+        touch -d @1700000000 a/app.properties b/app.properties
+        (cd a && zip -qX ../a.jar app.properties) && (cd b && zip -qX ../b.jar app.properties)
+        printf '#!/bin/sh\\nexec java -jar \"$0\" \"$@\"\\n' > stub-a
+        printf '#!/bin/sh\\nexec java -Xmx1g -jar \"$0\" \"$@\"\\n' > stub-b
+        cat stub-a a.jar > app-a; cat stub-b b.jar > app-b");
+    let c = Engine::new(Options::default(), Registry::default())
+        .unwrap()
+        .compare_paths(&d.join("app-a"), &d.join("app-b"))
+        .unwrap();
+    assert_eq!(c.a.format, repro::compare::Format::Zip);
+    let r = root(&c);
+    assert!(unified(child(r, "app.properties")).contains("+two"));
+    assert!(
+        names(r).iter().any(|n| n.contains("before the first entry")),
+        "the stub difference is reported: {:?}",
+        names(r)
+    );
+}

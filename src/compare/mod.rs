@@ -254,14 +254,7 @@ impl Engine {
     pub fn compare_sources(mut self, name: &str, sa: &Source, sb: &Source) -> Comparison {
         let start = Instant::now();
         self.deadline = self.options.time_budget.map(|d| start + d);
-        let format_of = |s: &Source| match s {
-            Source::Directory(_) => Format::Directory,
-            _ => s
-                .head(sniff::SNIFF_LEN)
-                .map(|h| sniff(&h))
-                .unwrap_or(Format::Binary),
-        };
-        let (fa, fb) = (format_of(sa), format_of(sb));
+        let (fa, fb) = (sniff::sniff_source(sa), sniff::sniff_source(sb));
         let cx = Context {
             engine: &self,
             depth: 0,
@@ -335,8 +328,10 @@ fn top_source(p: &Path) -> Result<(Source, Format), InputError> {
         )));
     }
     let src = Source::File(p.to_path_buf());
-    let head = src.head(sniff::SNIFF_LEN).map_err(unreadable)?;
-    Ok((src, sniff(&head)))
+    // An unreadable file is an error here, not a binary one.
+    src.head(sniff::SNIFF_LEN).map_err(unreadable)?;
+    let format = sniff::sniff_source(&src);
+    Ok((src, format))
 }
 
 /// A comparator's view of the engine at one point of the tree.
@@ -410,15 +405,7 @@ impl<'e> Context<'e> {
 
     /// Compares a member pair one level down; returns an empty node when they are identical.
     pub fn compare(&self, name: &str, a: &Source, b: &Source) -> Node {
-        let sniffed = |s: &Source| -> Format {
-            match s {
-                Source::Directory(_) => Format::Directory,
-                _ => s
-                    .head(sniff::SNIFF_LEN)
-                    .map(|h| sniff(&h))
-                    .unwrap_or(Format::Binary),
-            }
-        };
+        let sniffed = sniff::sniff_source;
         match source::quick_identical(a, b) {
             Ok(Some(true)) => return Node::new(name),
             Ok(_) => {}

@@ -158,6 +158,70 @@ fn is_tar(head: &[u8]) -> bool {
     stored == sum
 }
 
+/// The format of a source: by its first bytes, and for what looks like text or plain binary, by
+/// its end too — a zip with data before its first entry (a shell-script stub, a self-extracting
+/// launcher) ends with a well-formed end-of-central-directory record.
+pub fn sniff_source(s: &super::Source) -> Format {
+    if let super::Source::Directory(_) = s {
+        return Format::Directory;
+    }
+    let Ok(head) = s.head(SNIFF_LEN) else {
+        return Format::Binary;
+    };
+    let format = sniff(&head);
+    if matches!(format, Format::Text | Format::Binary) && zip_tail(s) {
+        return Format::Zip;
+    }
+    format
+}
+
+/// The end-of-central-directory record is 22 bytes plus a comment of up to 65535.
+const EOCD_MIN: usize = 22;
+const EOCD_MAX: usize = EOCD_MIN + 0xffff;
+
+/// Whether the source (a file or bytes in memory: decoded streams are not read twice) ends with
+/// a zip end-of-central-directory record whose comment reaches exactly the end and whose
+/// central directory fits before it.
+fn zip_tail(s: &super::Source) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let tail: Vec<u8> = match s {
+        super::Source::Memory(b) => b[b.len().saturating_sub(EOCD_MAX)..].to_vec(),
+        super::Source::File(p) => {
+            let read = || -> std::io::Result<Vec<u8>> {
+                let mut f = std::fs::File::open(p)?;
+                let len = f.metadata()?.len();
+                let start = len.saturating_sub(EOCD_MAX as u64);
+                f.seek(SeekFrom::Start(start))?;
+                let mut buf = Vec::with_capacity((len - start) as usize);
+                f.take(EOCD_MAX as u64).read_to_end(&mut buf)?;
+                Ok(buf)
+            };
+            match read() {
+                Ok(b) => b,
+                Err(_) => return false,
+            }
+        }
+        _ => return false,
+    };
+    let total = s.size().unwrap_or(tail.len() as u64);
+    if tail.len() < EOCD_MIN {
+        return false;
+    }
+    (0..=tail.len() - EOCD_MIN).rev().any(|i| {
+        let r = &tail[i..];
+        let u16_at = |o: usize| u16::from_le_bytes([r[o], r[o + 1]]) as usize;
+        let u32_at = |o: usize| u32::from_le_bytes([r[o], r[o + 1], r[o + 2], r[o + 3]]) as u64;
+        if &r[..4] != b"PK\x05\x06" || u16_at(20) != r.len() - EOCD_MIN {
+            return false;
+        }
+        // Central directory size and offset (relative to the archive's start, which a stub
+        // pushes later): the directory must end where this record begins or before.
+        let eocd_at = total - r.len() as u64;
+        let (cd_size, cd_offset) = (u32_at(12), u32_at(16));
+        u16_at(10) > 0 && cd_size > 0 && cd_size.saturating_add(cd_offset) <= eocd_at
+    })
+}
+
 /// Text: no NUL bytes, and valid UTF-8 (a character cut by the end of `head` is allowed).
 pub fn is_text(head: &[u8]) -> bool {
     if head.contains(&0) {
@@ -193,6 +257,37 @@ mod tests {
         assert_eq!(sniff(b"!<arch>\ndebian-binary   "), Format::Ar);
         assert_eq!(sniff(b"!<thin>\n/ "), Format::Ar);
         assert_eq!(sniff(b"!<arch>"), Format::Text);
+    }
+
+    #[test]
+    fn a_zip_behind_a_stub_is_sniffed_by_its_end() {
+        use crate::compare::Source;
+        let mut zip = Vec::new();
+        {
+            let mut w = ::zip::ZipWriter::new(std::io::Cursor::new(&mut zip));
+            w.start_file("a.txt", ::zip::write::SimpleFileOptions::default())
+                .unwrap();
+            std::io::Write::write_all(&mut w, b"hello").unwrap();
+            w.finish().unwrap();
+        }
+        let mut stubbed = b"#!/bin/sh\nexec java -jar \"$0\" \"$@\"\n".to_vec();
+        stubbed.extend_from_slice(&zip);
+        assert_eq!(sniff(&stubbed), Format::Binary);
+        assert_eq!(sniff_source(&Source::memory(stubbed.clone())), Format::Zip);
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("app"), &stubbed).unwrap();
+        assert_eq!(sniff_source(&Source::file(d.path().join("app"))), Format::Zip);
+        // Text or binary that merely contains the signature is not a zip.
+        let mut fake = b"notes: PK\x05\x06".to_vec();
+        fake.extend_from_slice(&[0; 18]);
+        assert_eq!(sniff_source(&Source::memory(fake)), Format::Binary);
+        assert_eq!(
+            sniff_source(&Source::memory(b"plain text\n".to_vec())),
+            Format::Text
+        );
+        // A truncated tail is not a zip.
+        let cut = stubbed[..stubbed.len() - 3].to_vec();
+        assert_ne!(sniff_source(&Source::memory(cut)), Format::Zip);
     }
 
     #[test]
