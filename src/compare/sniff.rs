@@ -13,6 +13,8 @@ pub enum Format {
     Zip,
     Tar,
     Ar,
+    Cpio,
+    Rpm,
     Gzip,
     Xz,
     Zstd,
@@ -31,6 +33,8 @@ impl Format {
             Format::Zip => "zip",
             Format::Tar => "tar",
             Format::Ar => "ar",
+            Format::Cpio => "cpio",
+            Format::Rpm => "rpm",
             Format::Gzip => "gzip",
             Format::Xz => "xz",
             Format::Zstd => "zstd",
@@ -56,6 +60,14 @@ pub fn sniff(head: &[u8]) -> Format {
     // Before text: the magic and the headers of an archive of text files are all ASCII.
     if starts(b"!<arch>\n") || starts(b"!<thin>\n") {
         return Format::Ar;
+    }
+    // cpio's ASCII headers (newc, crc, odc): before text, for the same reason.
+    if starts(b"070701") || starts(b"070702") || starts(b"070707") {
+        return Format::Cpio;
+    }
+    // An RPM package's lead.
+    if starts(&[0xed, 0xab, 0xee, 0xdb]) {
+        return Format::Rpm;
     }
     if starts(b"\x7fELF") {
         return Format::Elf;
@@ -256,6 +268,9 @@ mod tests {
         assert_eq!(sniff(b"MZ\x90\x00"), Format::Binary);
         assert_eq!(sniff(b"!<arch>\ndebian-binary   "), Format::Ar);
         assert_eq!(sniff(b"!<thin>\n/ "), Format::Ar);
+        assert_eq!(sniff(b"07070100000001000081a4"), Format::Cpio);
+        assert_eq!(sniff(b"070707000001000002100644"), Format::Cpio);
+        assert_eq!(sniff(&[0xed, 0xab, 0xee, 0xdb, 3, 0, 0, 0]), Format::Rpm);
         assert_eq!(sniff(b"!<arch>"), Format::Text);
     }
 
