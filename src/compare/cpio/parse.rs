@@ -126,7 +126,7 @@ fn show_time(v: u64) -> String {
 pub struct Archive {
     pub variant: Variant,
     pub members: Vec<Member>,
-    /// Where the bytes after the trailer start, and whether any of them is not zero.
+    /// The bytes after the trailer and its zero padding, if there are any.
     pub after_trailer: Option<Range<usize>>,
 }
 
@@ -259,11 +259,13 @@ pub fn parse(data: &[u8], max_entries: u64) -> Result<Archive, CompareError> {
             align4(data_end).ok_or_else(|| malformed("offset overflow"))?
         };
         if m.name == TRAILER {
-            let rest = next.min(data.len())..data.len();
+            // Zero padding (to 512 bytes, typically) is skipped: what follows may be another
+            // archive, found by its magic.
+            let rest = next.min(data.len());
             let after_trailer = data
-                .get(rest.clone())
-                .filter(|r| r.iter().any(|&b| b != 0))
-                .map(|_| rest);
+                .get(rest..)
+                .and_then(|r| r.iter().position(|&b| b != 0))
+                .map(|skip| rest + skip..data.len());
             return Ok(Archive {
                 variant,
                 members,
