@@ -56,7 +56,9 @@ impl Comparator for RpmComparator {
             ba.get(pa.payload.clone()).unwrap_or_default(),
             bb.get(pb.payload.clone()).unwrap_or_default(),
         );
-        if x != y {
+        if x == y {
+            node.identical_members += 1;
+        } else {
             cx.check_time()?;
             let n = cx.compare(
                 "payload",
