@@ -62,7 +62,7 @@ pub fn sniff(head: &[u8]) -> Format {
         return Format::Ar;
     }
     // cpio's ASCII headers (newc, crc, odc): before text, for the same reason.
-    if starts(b"070701") || starts(b"070702") || starts(b"070707") {
+    if is_cpio(head) {
         return Format::Cpio;
     }
     // An RPM package's lead.
@@ -113,6 +113,17 @@ fn u32_at(b: &[u8], off: usize, big: bool) -> Option<u32> {
     } else {
         u32::from_le_bytes(s)
     })
+}
+
+/// A cpio magic followed by a header of digits (hex for newc/crc, octal for odc), so a text
+/// that merely starts with `070701` is still text.
+fn is_cpio(head: &[u8]) -> bool {
+    let (len, digit): (usize, fn(&u8) -> bool) = match head.get(..6) {
+        Some(b"070701" | b"070702") => (110, u8::is_ascii_hexdigit),
+        Some(b"070707") => (76, |b| (b'0'..=b'7').contains(b)),
+        _ => return false,
+    };
+    head.get(6..len).is_some_and(|h| h.iter().all(digit))
 }
 
 fn is_macho(head: &[u8]) -> bool {
@@ -268,8 +279,11 @@ mod tests {
         assert_eq!(sniff(b"MZ\x90\x00"), Format::Binary);
         assert_eq!(sniff(b"!<arch>\ndebian-binary   "), Format::Ar);
         assert_eq!(sniff(b"!<thin>\n/ "), Format::Ar);
-        assert_eq!(sniff(b"07070100000001000081a4"), Format::Cpio);
-        assert_eq!(sniff(b"070707000001000002100644"), Format::Cpio);
+        let newc = format!("070701{}name", "0000000a".repeat(13));
+        assert_eq!(sniff(newc.as_bytes()), Format::Cpio);
+        let odc = format!("070707{}name", "0".repeat(70));
+        assert_eq!(sniff(odc.as_bytes()), Format::Cpio);
+        assert_eq!(sniff(b"070701 is a number, not an archive\n"), Format::Text);
         assert_eq!(sniff(&[0xed, 0xab, 0xee, 0xdb, 3, 0, 0, 0]), Format::Rpm);
         assert_eq!(sniff(b"!<arch>"), Format::Text);
     }
