@@ -275,3 +275,21 @@ proptest! {
         prop_assert_eq!(c.identical(), original == &m[..]);
     }
 }
+
+#[test]
+fn value_budget_falls_back() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let a = A.run(p, "a.rpm");
+    let b = Build { host: "host-b", ..A }.run(p, "b.rpm");
+    let opts = Options {
+        max_entries: 1,
+        ..Options::default()
+    };
+    let c = Engine::new(opts, Registry::default())
+        .unwrap()
+        .compare_paths(&a, &b)
+        .unwrap();
+    let reason = fallback_reason(&c);
+    assert!(reason.contains("values, more than 1"), "{reason}");
+}

@@ -37,10 +37,10 @@ impl Comparator for RpmComparator {
     }
 
     fn compare(&self, cx: &Context<'_>, a: &Source, b: &Source, node: &mut Node) -> Result<(), CompareError> {
-        let limit = cx.options().max_member_bytes;
+        let (limit, max_values) = (cx.options().max_member_bytes, cx.options().max_entries);
         let (ba, bb) = rayon::join(|| a.blob(limit), || b.blob(limit));
         let (ba, bb) = (ba?, bb?);
-        let (pa, pb) = (parse::parse(&ba)?, parse::parse(&bb)?);
+        let (pa, pb) = (parse::parse(&ba, max_values)?, parse::parse(&bb, max_values)?);
         let mut lead = Node::new("lead");
         diff_fields(&pa.lead.fields(), &pb.lead.fields(), &mut lead.changes);
         let mut signature = Node::new("signature");

@@ -88,8 +88,9 @@ fn be32(b: &[u8], off: usize) -> u32 {
         .map_or(0, u32::from_be_bytes)
 }
 
-/// Parses `data` as an RPM package.
-pub fn parse(data: &[u8]) -> Result<Package, CompareError> {
+/// Parses `data` as an RPM package; a tag with more than `max_values` values exceeds the
+/// budget (each value is decoded into memory, several times the size of its bytes).
+pub fn parse(data: &[u8], max_values: u64) -> Result<Package, CompareError> {
     let lead = data
         .get(..LEAD_LEN)
         .ok_or_else(|| malformed(format!("truncated lead ({} bytes)", data.len())))?;
@@ -109,14 +110,14 @@ pub fn parse(data: &[u8]) -> Result<Package, CompareError> {
         osnum: be16(lead, 76),
         signature_type: be16(lead, 78),
     };
-    let (signature, sig_end) = header(data, LEAD_LEN, "signature header")?;
+    let (signature, sig_end) = header(data, LEAD_LEN, "signature header", max_values)?;
     // The signature header is padded to a multiple of 8 bytes.
     let main_start = sig_end
         .checked_add(7)
         .map(|x| x & !7)
         .filter(|&x| x <= data.len())
         .ok_or_else(|| malformed("truncated after the signature header"))?;
-    let (header, main_end) = self::header(data, main_start, "header")?;
+    let (header, main_end) = self::header(data, main_start, "header", max_values)?;
     Ok(Package {
         lead,
         signature,
@@ -126,7 +127,12 @@ pub fn parse(data: &[u8]) -> Result<Package, CompareError> {
 }
 
 /// Parses the header structure at `start`; returns its entries and where it ends.
-fn header(data: &[u8], start: usize, what: &str) -> Result<(Vec<Entry>, usize), CompareError> {
+fn header(
+    data: &[u8],
+    start: usize,
+    what: &str,
+    max_values: u64,
+) -> Result<(Vec<Entry>, usize), CompareError> {
     let intro = data
         .get(start..start + 16)
         .ok_or_else(|| malformed(format!("truncated {what} at offset {start}")))?;
@@ -162,6 +168,11 @@ fn header(data: &[u8], start: usize, what: &str) -> Result<(Vec<Entry>, usize), 
             .get(index_start + 16 * k..index_start + 16 * k + 16)
             .unwrap_or_default();
         let (tag, kind, offset, n) = (be32(e, 0), be32(e, 4), be32(e, 8), be32(e, 12));
+        if u64::from(n) > max_values {
+            return Err(CompareError::Budget(format!(
+                "rpm {what}: tag {tag} has {n} values, more than {max_values}"
+            )));
+        }
         let value = value(store, kind, offset as usize, n as usize)
             .map_err(|d| malformed(format!("{what}: tag {tag}: {d}")))?;
         entries.push(Entry { tag, value });
@@ -260,7 +271,7 @@ mod tests {
         let sig = header(&[(1000, 4, 1, &[0, 0, 1, 0])]);
         let main = header(&[(1000, 6, 1, b"hello\0"), (1117, 8, 2, b"a\0bb\0")]);
         let data = package(&sig, &main);
-        let p = parse(&data).unwrap();
+        let p = parse(&data, 100).unwrap();
         assert_eq!(p.signature[0].value, Value::Ints(vec![256]));
         assert_eq!(p.header[0].value, Value::Strings(vec!["hello".into()]));
         assert_eq!(p.header[1].value, Value::Strings(vec!["a".into(), "bb".into()]));
@@ -270,13 +281,17 @@ mod tests {
     #[test]
     fn rejects_overruns_and_absurd_counts() {
         let sig = header(&[]);
-        assert!(parse(&package(&sig, &header(&[(1000, 6, 1, b"unterminated")]))).is_err());
-        assert!(parse(&package(&sig, &header(&[(1000, 4, 9, &[0; 4])]))).is_err());
-        assert!(parse(&package(&sig, &header(&[(1000, 8, u32::MAX, b"x\0")]))).is_err());
+        assert!(parse(&package(&sig, &header(&[(1000, 6, 1, b"unterminated")])), 100).is_err());
+        assert!(parse(&package(&sig, &header(&[(1000, 4, 9, &[0; 4])])), 100).is_err());
+        assert!(parse(&package(&sig, &header(&[(1000, 8, u32::MAX, b"x\0")])), u64::MAX).is_err());
+        assert!(matches!(
+            parse(&package(&sig, &header(&[(1000, 8, 2, b"x\0y\0")])), 1),
+            Err(CompareError::Budget(_))
+        ));
         let mut absurd = header(&[]);
         absurd[8..12].copy_from_slice(&u32::MAX.to_be_bytes());
-        assert!(parse(&package(&sig, &absurd)).is_err());
+        assert!(parse(&package(&sig, &absurd), 100).is_err());
         let good = package(&sig, &header(&[(1000, 6, 1, b"x\0")]));
-        assert!(parse(&good[..good.len() - 10]).is_err());
+        assert!(parse(&good[..good.len() - 10], 100).is_err());
     }
 }
