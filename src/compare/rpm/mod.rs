@@ -208,3 +208,79 @@ fn diff_header(a: &[Entry], b: &[Entry], kind: Kind) -> Vec<Change> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(tag: u32, value: Value) -> Entry {
+        Entry { tag, value }
+    }
+
+    fn strs(v: &[&str]) -> Value {
+        Value::Strings(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn names_tags_renders_values_and_labels_per_file_values() {
+        let files = |mtime: u64| {
+            vec![
+                e(1117, strs(&["a", "b"])),
+                e(1118, strs(&["/usr/", "/etc/"])),
+                e(1116, Value::Ints(vec![0, 1])),
+                e(1034, Value::Ints(vec![1_700_000_000, mtime])),
+                e(1030, Value::Ints(vec![0o100644, 0o100644])),
+            ]
+        };
+        let mut a = files(1_700_000_000);
+        a.push(e(1006, Value::Ints(vec![1_700_000_000])));
+        a.push(e(4242, Value::Bin(vec![1, 2])));
+        let mut b = files(1_700_000_001);
+        b.push(e(1006, Value::Ints(vec![1_700_000_001])));
+        let changes = diff_header(&a, &b, Kind::Main);
+        assert!(changes.contains(&Change::field(
+            "BUILDTIME",
+            "2023-11-14T22:13:20Z (1700000000)",
+            "2023-11-14T22:13:21Z (1700000001)"
+        )));
+        assert!(changes.contains(&Change::optional_field("tag 4242", Some("0102".into()), None)));
+        let mtimes = changes.iter().find_map(|c| match c {
+            Change::Strings {
+                field,
+                removed,
+                added,
+                ..
+            } if field == "FILEMTIMES" => Some((removed.clone(), added.clone())),
+            _ => None,
+        });
+        assert_eq!(
+            mtimes,
+            Some((
+                vec!["/etc/b: 2023-11-14T22:13:20Z (1700000000)".to_string()],
+                vec!["/etc/b: 2023-11-14T22:13:21Z (1700000001)".to_string()]
+            )),
+            "{changes:#?}"
+        );
+        // The same file list: neither FILENAMES nor its parts differ.
+        assert!(
+            changes
+                .iter()
+                .all(|c| !matches!(c, Change::Strings { field, .. } if field == "FILENAMES"))
+        );
+        assert_eq!(changes.len(), 3, "{changes:#?}");
+    }
+
+    #[test]
+    fn signature_tags_have_their_own_names() {
+        let a = [e(1000, Value::Ints(vec![10])), e(273, strs(&["aa"]))];
+        let b = [e(1000, Value::Ints(vec![11])), e(273, strs(&["bb"]))];
+        let changes = diff_header(&a, &b, Kind::Signature);
+        assert_eq!(
+            changes,
+            [
+                Change::field("SIZE", "10", "11"),
+                Change::field("SHA256", "aa", "bb")
+            ]
+        );
+    }
+}
