@@ -4,8 +4,11 @@
 pub mod ar;
 pub mod binary;
 pub mod compressed;
+pub mod cpio;
 pub mod dir;
+mod members;
 pub mod object;
+pub mod rpm;
 pub mod sniff;
 pub mod source;
 pub mod tar;
@@ -98,6 +101,8 @@ impl Default for Registry {
         object::register(&mut r);
         r.register(Box::new(tar::TarComparator));
         r.register(Box::new(ar::ArComparator));
+        r.register(Box::new(cpio::CpioComparator));
+        r.register(Box::new(rpm::RpmComparator));
         r.register(Box::new(compressed::CompressedComparator));
         r
     }

@@ -13,6 +13,8 @@ pub enum Format {
     Zip,
     Tar,
     Ar,
+    Cpio,
+    Rpm,
     Gzip,
     Xz,
     Zstd,
@@ -31,6 +33,8 @@ impl Format {
             Format::Zip => "zip",
             Format::Tar => "tar",
             Format::Ar => "ar",
+            Format::Cpio => "cpio",
+            Format::Rpm => "rpm",
             Format::Gzip => "gzip",
             Format::Xz => "xz",
             Format::Zstd => "zstd",
@@ -56,6 +60,14 @@ pub fn sniff(head: &[u8]) -> Format {
     // Before text: the magic and the headers of an archive of text files are all ASCII.
     if starts(b"!<arch>\n") || starts(b"!<thin>\n") {
         return Format::Ar;
+    }
+    // cpio's ASCII headers (newc, crc, odc): before text, for the same reason.
+    if is_cpio(head) {
+        return Format::Cpio;
+    }
+    // An RPM package's lead.
+    if starts(&[0xed, 0xab, 0xee, 0xdb]) {
+        return Format::Rpm;
     }
     if starts(b"\x7fELF") {
         return Format::Elf;
@@ -101,6 +113,17 @@ fn u32_at(b: &[u8], off: usize, big: bool) -> Option<u32> {
     } else {
         u32::from_le_bytes(s)
     })
+}
+
+/// A cpio magic followed by a header of digits (hex for newc/crc, octal for odc), so a text
+/// that merely starts with `070701` is still text.
+fn is_cpio(head: &[u8]) -> bool {
+    let (len, digit): (usize, fn(&u8) -> bool) = match head.get(..6) {
+        Some(b"070701" | b"070702") => (110, u8::is_ascii_hexdigit),
+        Some(b"070707") => (76, |b| (b'0'..=b'7').contains(b)),
+        _ => return false,
+    };
+    head.get(6..len).is_some_and(|h| h.iter().all(digit))
 }
 
 fn is_macho(head: &[u8]) -> bool {
@@ -256,6 +279,12 @@ mod tests {
         assert_eq!(sniff(b"MZ\x90\x00"), Format::Binary);
         assert_eq!(sniff(b"!<arch>\ndebian-binary   "), Format::Ar);
         assert_eq!(sniff(b"!<thin>\n/ "), Format::Ar);
+        let newc = format!("070701{}name", "0000000a".repeat(13));
+        assert_eq!(sniff(newc.as_bytes()), Format::Cpio);
+        let odc = format!("070707{}name", "0".repeat(70));
+        assert_eq!(sniff(odc.as_bytes()), Format::Cpio);
+        assert_eq!(sniff(b"070701 is a number, not an archive\n"), Format::Text);
+        assert_eq!(sniff(&[0xed, 0xab, 0xee, 0xdb, 3, 0, 0, 0]), Format::Rpm);
         assert_eq!(sniff(b"!<arch>"), Format::Text);
     }
 

@@ -15,14 +15,12 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use super::binary::BinaryComparator;
+use super::members::Matched;
 use super::object::strings;
 use super::source::sha256_hex;
 use super::tar::diff_fields;
 use super::{Blob, Change, Comparator, CompareError, Context, Format, Node, Sides, Source, Status};
 use parse::{Archive, Kind, Member};
-
-/// How many names of each side an order change shows, from the first difference on.
-const ORDER_WINDOW: usize = 20;
 
 pub struct ArComparator;
 
@@ -68,7 +66,7 @@ impl Comparator for ArComparator {
                 archive: &pb,
             },
         );
-        let m = Matched::new(cx, &pa, &pb);
+        let m = Matched::new(cx, &names(&pa), &names(&pb));
         if let Some(c) = m.order_change() {
             node.changes.push(c);
         }
@@ -105,132 +103,6 @@ impl Side<'_> {
             .zip(labels)
             .map(|(m, l)| (m.header_offset as u64, l.clone()))
             .collect()
-    }
-}
-
-/// Members matched by name; a name that occurs several times (common in static libraries) is
-/// matched by occurrence.
-struct Matched {
-    /// (index in a, index in b) of the members on both sides, in a's order.
-    common: Vec<(usize, usize)>,
-    removed: Vec<usize>,
-    added: Vec<usize>,
-    labels_a: Vec<String>,
-    labels_b: Vec<String>,
-}
-
-/// Each member's node name: its name (control characters escaped, so a hostile name cannot
-/// rewrite a terminal line), marked when the name occurs more than once.
-fn labels(archive: &Archive) -> (Vec<String>, Vec<u32>) {
-    let mut seen: HashMap<&str, u32> = HashMap::with_capacity(archive.members.len());
-    archive
-        .members
-        .iter()
-        .map(|m| {
-            let n = seen.entry(m.name.as_str()).or_insert(0);
-            *n += 1;
-            let occ = *n - 1;
-            let shown = shown_name(&m.name);
-            let label = if occ == 0 {
-                shown
-            } else {
-                format!("{shown} (occurrence {})", occ + 1)
-            };
-            (label, occ)
-        })
-        .unzip()
-}
-
-fn shown_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
-impl Matched {
-    fn new(cx: &Context<'_>, pa: &Archive, pb: &Archive) -> Self {
-        let ((labels_a, occ_a), (labels_b, occ_b)) = (labels(pa), labels(pb));
-        // Ask once per name, so each excluded name is recorded once.
-        let mut excluded: HashMap<&str, bool> = HashMap::new();
-        for m in pa.members.iter().chain(&pb.members) {
-            excluded
-                .entry(m.name.as_str())
-                .or_insert_with(|| cx.excluded(&m.name));
-        }
-        let is_excluded = |m: &Member| excluded.get(m.name.as_str()).copied().unwrap_or(false);
-        let index_b: HashMap<(&str, u32), usize> = pb
-            .members
-            .iter()
-            .zip(&occ_b)
-            .enumerate()
-            .map(|(j, (m, &o))| ((m.name.as_str(), o), j))
-            .collect();
-        let mut matched_b = vec![false; pb.members.len()];
-        let (mut common, mut removed) = (Vec::new(), Vec::new());
-        for (i, (m, &o)) in pa.members.iter().zip(&occ_a).enumerate() {
-            if is_excluded(m) {
-                continue;
-            }
-            match index_b.get(&(m.name.as_str(), o)) {
-                Some(&j) => {
-                    common.push((i, j));
-                    if let Some(x) = matched_b.get_mut(j) {
-                        *x = true;
-                    }
-                }
-                None => removed.push(i),
-            }
-        }
-        let added = pb
-            .members
-            .iter()
-            .zip(&matched_b)
-            .enumerate()
-            .filter(|(_, (m, done))| !**done && !is_excluded(m))
-            .map(|(j, _)| j)
-            .collect();
-        Matched {
-            common,
-            removed,
-            added,
-            labels_a,
-            labels_b,
-        }
-    }
-
-    fn label_a(&self, i: usize) -> String {
-        self.labels_a.get(i).cloned().unwrap_or_default()
-    }
-
-    fn label_b(&self, j: usize) -> String {
-        self.labels_b.get(j).cloned().unwrap_or_default()
-    }
-
-    /// The order of the common members, when it differs: from the first difference on, at
-    /// most `ORDER_WINDOW` names per side.
-    fn order_change(&self) -> Option<Change> {
-        let mut by_b = self.common.clone();
-        by_b.sort_unstable_by_key(|&(_, j)| j);
-        let first = self.common.iter().zip(&by_b).position(|(x, y)| x != y)?;
-        let names = |v: &[(usize, usize)]| -> Vec<String> {
-            v.iter()
-                .skip(first)
-                .take(ORDER_WINDOW)
-                .map(|&(i, _)| self.label_a(i))
-                .collect()
-        };
-        Some(Change::Order {
-            field: "member order".into(),
-            first_difference: first as u64,
-            a: names(&self.common),
-            b: names(&by_b),
-        })
     }
 }
 
@@ -374,4 +246,9 @@ fn one_side(name: String, m: &Member, status: Status) -> Node {
     };
     n.changes.push(Change::optional_field("size", a, b));
     n
+}
+
+/// The members' names, in archive order.
+fn names(p: &Archive) -> Vec<&str> {
+    p.members.iter().map(|m| m.name.as_str()).collect()
 }

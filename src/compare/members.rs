@@ -1,0 +1,134 @@
+//! Pairing the members of two archives by name, shared by the archive comparators whose members
+//! are a flat list (`ar`, `cpio`): a name that occurs several times is paired by occurrence,
+//! excluded names are left out (and recorded once), and a change of order among the common
+//! members is one `Order` change.
+
+use std::collections::HashMap;
+
+use super::{Change, Context};
+
+/// How many names of each side an order change shows, from the first difference on.
+const ORDER_WINDOW: usize = 20;
+
+/// Members matched by name; a name that occurs several times (common in static libraries) is
+/// matched by occurrence.
+pub(crate) struct Matched {
+    /// (index in a, index in b) of the members on both sides, in a's order.
+    pub common: Vec<(usize, usize)>,
+    pub removed: Vec<usize>,
+    pub added: Vec<usize>,
+    pub labels_a: Vec<String>,
+    pub labels_b: Vec<String>,
+}
+
+/// Each member's node name: its name (control characters escaped, so a hostile name cannot
+/// rewrite a terminal line), marked when the name occurs more than once.
+fn labels(names: &[&str]) -> (Vec<String>, Vec<u32>) {
+    let mut seen: HashMap<&str, u32> = HashMap::with_capacity(names.len());
+    names
+        .iter()
+        .map(|&name| {
+            let n = seen.entry(name).or_insert(0);
+            *n += 1;
+            let occ = *n - 1;
+            let shown = shown_name(name);
+            let label = if occ == 0 {
+                shown
+            } else {
+                format!("{shown} (occurrence {})", occ + 1)
+            };
+            (label, occ)
+        })
+        .unzip()
+}
+
+/// A name as shown: control characters escaped.
+pub(crate) fn shown_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+impl Matched {
+    /// Pairs the members named `a` with those named `b` (both in archive order).
+    pub fn new(cx: &Context<'_>, a: &[&str], b: &[&str]) -> Self {
+        let ((labels_a, occ_a), (labels_b, occ_b)) = (labels(a), labels(b));
+        // Ask once per name, so each excluded name is recorded once.
+        let mut excluded: HashMap<&str, bool> = HashMap::new();
+        for &name in a.iter().chain(b) {
+            excluded.entry(name).or_insert_with(|| cx.excluded(name));
+        }
+        let is_excluded = |name: &str| excluded.get(name).copied().unwrap_or(false);
+        let index_b: HashMap<(&str, u32), usize> = b
+            .iter()
+            .zip(&occ_b)
+            .enumerate()
+            .map(|(j, (&name, &o))| ((name, o), j))
+            .collect();
+        let mut matched_b = vec![false; b.len()];
+        let (mut common, mut removed) = (Vec::new(), Vec::new());
+        for (i, (&name, &o)) in a.iter().zip(&occ_a).enumerate() {
+            if is_excluded(name) {
+                continue;
+            }
+            match index_b.get(&(name, o)) {
+                Some(&j) => {
+                    common.push((i, j));
+                    if let Some(x) = matched_b.get_mut(j) {
+                        *x = true;
+                    }
+                }
+                None => removed.push(i),
+            }
+        }
+        let added = b
+            .iter()
+            .zip(&matched_b)
+            .enumerate()
+            .filter(|(_, (name, done))| !**done && !is_excluded(name))
+            .map(|(j, _)| j)
+            .collect();
+        Matched {
+            common,
+            removed,
+            added,
+            labels_a,
+            labels_b,
+        }
+    }
+
+    pub fn label_a(&self, i: usize) -> String {
+        self.labels_a.get(i).cloned().unwrap_or_default()
+    }
+
+    pub fn label_b(&self, j: usize) -> String {
+        self.labels_b.get(j).cloned().unwrap_or_default()
+    }
+
+    /// The order of the common members, when it differs: from the first difference on, at
+    /// most `ORDER_WINDOW` names per side.
+    pub fn order_change(&self) -> Option<Change> {
+        let mut by_b = self.common.clone();
+        by_b.sort_unstable_by_key(|&(_, j)| j);
+        let first = self.common.iter().zip(&by_b).position(|(x, y)| x != y)?;
+        let names = |v: &[(usize, usize)]| -> Vec<String> {
+            v.iter()
+                .skip(first)
+                .take(ORDER_WINDOW)
+                .map(|&(i, _)| self.label_a(i))
+                .collect()
+        };
+        Some(Change::Order {
+            field: "member order".into(),
+            first_difference: first as u64,
+            a: names(&self.common),
+            b: names(&by_b),
+        })
+    }
+}
