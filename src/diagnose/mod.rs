@@ -243,16 +243,27 @@ fn symptom_of(path: &[&str], node: &Node, change: &Change) -> Symptom {
     match change {
         Change::Order { .. } => Symptom::ArchiveOrder,
         Change::Field { field, .. } => {
-            let f = field.as_str();
+            // Formats name fields in their own case (rpm's BUILDTIME, FILEUSERNAME).
+            let lower = field.to_ascii_lowercase();
+            let f = lower.as_str();
             if f.starts_with("gzip.") {
                 Symptom::GzipHeader
             } else if f == "build-id" {
                 Symptom::BuildId
             } else if (f.contains("mtime") || f.contains("time")) && container_member {
                 Symptom::ArchiveMtime
-            } else if ["uid", "gid", "uname", "gname", "user", "group"]
-                .iter()
-                .any(|k| f.ends_with(k))
+            } else if [
+                "uid",
+                "gid",
+                "uname",
+                "gname",
+                "user",
+                "group",
+                "username",
+                "groupname",
+            ]
+            .iter()
+            .any(|k| f.ends_with(k))
             {
                 Symptom::ArchiveOwner
             } else if f.contains("mode") {
@@ -589,6 +600,23 @@ mod tests {
             Change::field("mtime", format!("x ({t0})"), format!("y ({t1})")),
         ));
         assert_eq!(codes(&tar), [(Code::Timestamp, Symptom::ArchiveMtime)]);
+        // rpm names its header tags in capitals.
+        let (a, b) = runs();
+        let mut rpm = Node::new("p.rpm");
+        rpm.children.push(node(
+            "header",
+            Change::field("BUILDHOST", a.hostname.clone(), b.hostname.clone()),
+        ));
+        rpm.children.push(node(
+            "header",
+            Change::field("FILEUSERNAME", "/x: builder", "/x: rebuilder"),
+        ));
+        let found = codes(&rpm);
+        assert!(found.contains(&(Code::Hostname, Symptom::Content)), "{found:?}");
+        assert!(
+            found.iter().any(|(_, s)| *s == Symptom::ArchiveOwner),
+            "{found:?}"
+        );
     }
 
     #[test]
