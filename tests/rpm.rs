@@ -9,49 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use repro::compare::{Change, Comparison, Engine, Node, Options, Registry, Source};
+use repro::compare::{Change, Comparison, Engine, Options, Registry, Source};
 
-use common::sh;
-
-fn compare(a: &Path, b: &Path) -> Comparison {
-    Engine::new(Options::default(), Registry::default())
-        .expect("engine")
-        .compare_paths(a, b)
-        .expect("comparison")
-}
-
-fn root(c: &Comparison) -> &Node {
-    c.root.as_ref().expect("the inputs should differ")
-}
-
-/// The first node (depth-first) with this name.
-fn find<'a>(n: &'a Node, name: &str) -> Option<&'a Node> {
-    if n.name == name {
-        return Some(n);
-    }
-    n.children.iter().find_map(|c| find(c, name))
-}
-
-#[track_caller]
-fn node<'a>(n: &'a Node, name: &str) -> &'a Node {
-    find(n, name).unwrap_or_else(|| panic!("no node {name:?} in {n:#?}"))
-}
-
-fn field(n: &Node, name: &str) -> Option<(Option<String>, Option<String>)> {
-    n.changes.iter().find_map(|c| match c {
-        Change::Field { field, a, b } if field == name => Some((a.clone(), b.clone())),
-        _ => None,
-    })
-}
-
-#[track_caller]
-fn assert_field(n: &Node, name: &str, a: &str, b: &str) {
-    assert_eq!(
-        field(n, name),
-        Some((Some(a.to_string()), Some(b.to_string()))),
-        "{n:#?}"
-    );
-}
+use common::{assert_field, compare, field, find, node, root, sh};
 
 /// One build of the package `hello` (noarch): `greeting.txt` holds `content`, and `extra.txt`
 /// is packaged too when `extra`.

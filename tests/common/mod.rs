@@ -142,3 +142,60 @@ pub fn sslib_verify(envelope: &Path, pem: &Path) -> (bool, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
     )
 }
+
+/// Compares two paths through the engine with `opts`, panicking on an input error.
+pub fn compare_with(opts: repro::compare::Options, a: &Path, b: &Path) -> repro::compare::Comparison {
+    repro::compare::Engine::new(opts, repro::compare::Registry::default())
+        .expect("engine")
+        .compare_paths(a, b)
+        .expect("comparison")
+}
+
+/// Compares two paths with the default options.
+pub fn compare(a: &Path, b: &Path) -> repro::compare::Comparison {
+    compare_with(repro::compare::Options::default(), a, b)
+}
+
+/// The root of a comparison's difference tree; the inputs must differ.
+pub fn root(c: &repro::compare::Comparison) -> &repro::compare::Node {
+    c.root.as_ref().expect("the inputs should differ")
+}
+
+/// The first node (depth-first) with this name.
+pub fn find<'a>(n: &'a repro::compare::Node, name: &str) -> Option<&'a repro::compare::Node> {
+    if n.name == name {
+        return Some(n);
+    }
+    n.children.iter().find_map(|c| find(c, name))
+}
+
+/// The first node (depth-first) with this name, or a panic showing the tree.
+#[track_caller]
+pub fn node<'a>(n: &'a repro::compare::Node, name: &str) -> &'a repro::compare::Node {
+    find(n, name).unwrap_or_else(|| panic!("no node {name:?} in {n:#?}"))
+}
+
+/// The values of a field change on a node.
+pub fn field(n: &repro::compare::Node, name: &str) -> Option<(Option<String>, Option<String>)> {
+    n.changes.iter().find_map(|c| match c {
+        repro::compare::Change::Field { field, a, b } if field == name => Some((a.clone(), b.clone())),
+        _ => None,
+    })
+}
+
+/// Asserts that `n` has a field change `name` from `a` to `b`.
+#[track_caller]
+pub fn assert_field(n: &repro::compare::Node, name: &str, a: &str, b: &str) {
+    assert_eq!(
+        field(n, name),
+        Some((Some(a.to_string()), Some(b.to_string()))),
+        "{n:#?}"
+    );
+}
+
+/// Whether `n` carries a note containing `needle`.
+pub fn has_note(n: &repro::compare::Node, needle: &str) -> bool {
+    n.changes
+        .iter()
+        .any(|c| matches!(c, repro::compare::Change::Note { text } if text.contains(needle)))
+}

@@ -6,7 +6,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use repro::compare::{Change, Comparison, Engine, Node, Options, Registry, Status};
+#[path = "../common/mod.rs"]
+mod common;
+use common::{assert_field, compare, compare_with, field, find, node, root};
+use repro::compare::{Change, Comparison, Node, Options, Status};
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
@@ -23,51 +26,6 @@ fn sh(dir: &Path, script: &str) {
 
 fn python(dir: &Path, script: &str) {
     run(Command::new("python3").arg("-c").arg(script).current_dir(dir));
-}
-
-fn compare_with(opts: Options, a: &Path, b: &Path) -> Comparison {
-    Engine::new(opts, Registry::default())
-        .expect("engine")
-        .compare_paths(a, b)
-        .expect("comparison")
-}
-
-fn compare(a: &Path, b: &Path) -> Comparison {
-    compare_with(Options::default(), a, b)
-}
-
-fn root(c: &Comparison) -> &Node {
-    c.root.as_ref().expect("the inputs should differ")
-}
-
-/// The first node (depth-first) with this name.
-fn find<'a>(n: &'a Node, name: &str) -> Option<&'a Node> {
-    if n.name == name {
-        return Some(n);
-    }
-    n.children.iter().find_map(|c| find(c, name))
-}
-
-fn node<'a>(n: &'a Node, name: &str) -> &'a Node {
-    find(n, name).unwrap_or_else(|| panic!("no node {name:?} in {n:#?}"))
-}
-
-/// The values of a field change on a node.
-fn field(n: &Node, name: &str) -> Option<(Option<String>, Option<String>)> {
-    n.changes.iter().find_map(|c| match c {
-        Change::Field { field, a, b } if field == name => Some((a.clone(), b.clone())),
-        _ => None,
-    })
-}
-
-/// Asserts that `n` has a field change `name` from `a` to `b`.
-#[track_caller]
-fn assert_field(n: &Node, name: &str, a: &str, b: &str) {
-    assert_eq!(
-        field(n, name),
-        Some((Some(a.to_string()), Some(b.to_string()))),
-        "{n:#?}"
-    );
 }
 
 fn has_text_diff(n: &Node, needle: &str) -> bool {
