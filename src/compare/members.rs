@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::{Change, Context};
+use super::{Change, Context, Node};
 
 /// How many names of each side an order change shows, from the first difference on.
 const ORDER_WINDOW: usize = 20;
@@ -109,6 +109,30 @@ impl Matched {
 
     pub fn label_b(&self, j: usize) -> String {
         self.labels_b.get(j).cloned().unwrap_or_default()
+    }
+
+    /// Puts the member nodes under `node` in archive order: the common members that differ
+    /// (`results`, one per `common` pair, `None` when identical, which is counted) and the
+    /// removed ones at their place in a, then the added ones in b's order. `removed(i)` and
+    /// `added(j)` make the one-sided nodes.
+    pub fn place(
+        &self,
+        node: &mut Node,
+        results: Vec<Option<Node>>,
+        removed: impl Fn(usize) -> Option<Node>,
+        added: impl Fn(usize) -> Option<Node>,
+    ) {
+        let mut nodes: Vec<(usize, Node)> = Vec::new();
+        for (&(i, _), r) in self.common.iter().zip(results) {
+            match r {
+                Some(n) => nodes.push((i, n)),
+                None => node.identical_members += 1,
+            }
+        }
+        nodes.extend(self.removed.iter().filter_map(|&i| Some((i, removed(i)?))));
+        nodes.sort_by_key(|(i, _)| *i);
+        node.children.extend(nodes.into_iter().map(|(_, n)| n));
+        node.children.extend(self.added.iter().filter_map(|&j| added(j)));
     }
 
     /// The order of the common members, when it differs: from the first difference on, at

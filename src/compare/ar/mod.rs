@@ -127,25 +127,18 @@ fn members(
             Ok(member_node(cx, m, (sa, ma), (sb, mb), m.label_a(i)))
         })
         .collect::<Result<_, CompareError>>()?;
-    let mut nodes: Vec<(usize, Node)> = Vec::new();
-    for (&(i, _), r) in m.common.iter().zip(results) {
-        match r {
-            Some(n) => nodes.push((i, n)),
-            None => node.identical_members += 1,
-        }
-    }
-    for &i in &m.removed {
-        if let Some(mem) = sa.archive.members.get(i) {
-            nodes.push((i, one_side(m.label_a(i), mem, Status::Removed)));
-        }
-    }
-    nodes.sort_by_key(|(i, _)| *i);
-    node.children.extend(nodes.into_iter().map(|(_, n)| n));
-    for &j in &m.added {
-        if let Some(mem) = sb.archive.members.get(j) {
-            node.children.push(one_side(m.label_b(j), mem, Status::Added));
-        }
-    }
+    m.place(
+        node,
+        results,
+        |i| {
+            let mem = sa.archive.members.get(i)?;
+            Some(one_side(m.label_a(i), mem, Status::Removed))
+        },
+        |j| {
+            let mem = sb.archive.members.get(j)?;
+            Some(one_side(m.label_b(j), mem, Status::Added))
+        },
+    );
     Ok(())
 }
 
