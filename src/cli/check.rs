@@ -11,11 +11,9 @@ use crate::compare;
 use crate::plan::{Variation, select};
 use crate::report;
 
+/// How many runs and what varies between them: shared by `repro check` and `repro rebuild`.
 #[derive(Debug, Args)]
-pub struct CheckArgs {
-    /// The project to check (its repro.toml, or a recipe chosen from what it contains).
-    #[arg(default_value = ".")]
-    pub dir: PathBuf,
+pub struct VaryArgs {
     /// How many builds: A (control), B (varied), then more varied runs with fresh values.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(2..=16))]
     pub runs: u16,
@@ -26,6 +24,22 @@ pub struct CheckArgs {
     /// Do not vary these (comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "VARIATIONS")]
     pub no_vary: Vec<Variation>,
+}
+
+impl VaryArgs {
+    /// The run count and the set of variations on in the varied runs.
+    pub fn plan(&self) -> (usize, std::collections::BTreeSet<Variation>) {
+        (usize::from(self.runs), select(&self.vary, &self.no_vary))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The project to check (its repro.toml, or a recipe chosen from what it contains).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub varied: VaryArgs,
     /// SOURCE_DATE_EPOCH for every run (default: the last commit time, else the newest mtime).
     #[arg(long, value_name = "SECONDS")]
     pub source_date_epoch: Option<i64>,
@@ -79,8 +93,8 @@ pub struct CheckArgs {
 pub fn run(args: CheckArgs, out: &Output) -> anyhow::Result<i32> {
     let options = CheckOptions {
         dir: args.dir.clone(),
-        runs: usize::from(args.runs),
-        variations: select(&args.vary, &args.no_vary),
+        runs: args.varied.plan().0,
+        variations: args.varied.plan().1,
         source_date_epoch: args.source_date_epoch,
         image: args.image.clone(),
         allow_unpinned: args.allow_unpinned,

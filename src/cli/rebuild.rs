@@ -12,7 +12,6 @@ use super::{Output, UserError, parse_duration};
 use crate::attest::{self, PrivateKey, PublicKey};
 use crate::check::CheckOptions;
 use crate::compare;
-use crate::plan::{Variation, select};
 use crate::provenance::{self, Provenance};
 use crate::rebuild::{self, RebuildError, RebuildOptions, RebuildReport, statements};
 use crate::report;
@@ -77,15 +76,8 @@ pub struct RebuildArgs {
     /// Write a self-contained HTML report to FILE.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
-    /// How many builds: A (control), B (varied), then more varied runs.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(2..=16))]
-    pub runs: u16,
-    /// Vary only these (comma-separated; see `repro check --help`).
-    #[arg(long, value_delimiter = ',', value_name = "VARIATIONS")]
-    pub vary: Vec<Variation>,
-    /// Do not vary these (comma-separated).
-    #[arg(long, value_delimiter = ',', value_name = "VARIATIONS")]
-    pub no_vary: Vec<Variation>,
+    #[command(flatten)]
+    pub varied: super::check::VaryArgs,
     /// Leave outputs matching GLOB out of the across-runs verdict (never a subject); the
     /// attestation records them with their digests.
     #[arg(long, value_name = "GLOB")]
@@ -229,8 +221,8 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
         None => None,
     };
     let check = CheckOptions {
-        runs: usize::from(args.runs),
-        variations: select(&args.vary, &args.no_vary),
+        runs: args.varied.plan().0,
+        variations: args.varied.plan().1,
         timeout_secs: args.run.timeout.map(|d| d.as_secs().max(1)),
         keep: args.run.keep.clone(),
         recipes: args.run.rebuilders.clone(),
