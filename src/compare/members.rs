@@ -1,7 +1,8 @@
-//! Pairing the members of two archives by name, shared by the archive comparators whose members
-//! are a flat list (`ar`, `cpio`): a name that occurs several times is paired by occurrence,
-//! excluded names are left out (and recorded once), and a change of order among the common
-//! members is one `Order` change.
+//! Pairing the members of two archives by name: the key-and-occurrence core (`pair`) every
+//! archive comparator uses (tar too), and `Matched` for those whose members are a flat list
+//! (`ar`, `cpio`): a name that occurs several times is paired by occurrence, excluded names are
+//! left out (and recorded once), and a change of order among the common members is one `Order`
+//! change.
 
 use std::collections::HashMap;
 
@@ -23,23 +24,19 @@ pub(crate) struct Matched {
 
 /// Each member's node name: its name (control characters escaped, so a hostile name cannot
 /// rewrite a terminal line), marked when the name occurs more than once.
-fn labels(names: &[&str]) -> (Vec<String>, Vec<u32>) {
-    let mut seen: HashMap<&str, u32> = HashMap::with_capacity(names.len());
+fn labels(names: &[&str], occ: &[u32]) -> Vec<String> {
     names
         .iter()
-        .map(|&name| {
-            let n = seen.entry(name).or_insert(0);
-            *n += 1;
-            let occ = *n - 1;
+        .zip(occ)
+        .map(|(&name, &o)| {
             let shown = shown_name(name);
-            let label = if occ == 0 {
+            if o == 0 {
                 shown
             } else {
-                format!("{shown} (occurrence {})", occ + 1)
-            };
-            (label, occ)
+                format!("{shown} (occurrence {})", o + 1)
+            }
         })
-        .unzip()
+        .collect()
 }
 
 /// A name as shown: control characters escaped.
@@ -55,51 +52,95 @@ pub(crate) fn shown_name(name: &str) -> String {
         .collect()
 }
 
+/// Members of two archives paired by key and occurrence (the core every archive comparator
+/// shares): indexes of the common pairs in a's order, of a's unpaired members and b's, and each
+/// member's occurrence of its key. Members for which `excluded_a(i)` / `excluded_b(j)` holds
+/// are left out.
+pub(crate) struct Pairing {
+    pub common: Vec<(usize, usize)>,
+    pub removed: Vec<usize>,
+    pub added: Vec<usize>,
+    pub occ_a: Vec<u32>,
+    pub occ_b: Vec<u32>,
+}
+
+/// Each key's occurrence number (0 for its first appearance).
+fn occurrences(keys: &[&str]) -> Vec<u32> {
+    let mut seen: HashMap<&str, u32> = HashMap::with_capacity(keys.len());
+    keys.iter()
+        .map(|&k| {
+            let n = seen.entry(k).or_insert(0);
+            *n += 1;
+            *n - 1
+        })
+        .collect()
+}
+
+pub(crate) fn pair(
+    a: &[&str],
+    b: &[&str],
+    excluded_a: impl Fn(usize) -> bool,
+    excluded_b: impl Fn(usize) -> bool,
+) -> Pairing {
+    let (occ_a, occ_b) = (occurrences(a), occurrences(b));
+    let index_b: HashMap<(&str, u32), usize> = b
+        .iter()
+        .zip(&occ_b)
+        .enumerate()
+        .map(|(j, (&key, &o))| ((key, o), j))
+        .collect();
+    let mut matched_b = vec![false; b.len()];
+    let (mut common, mut removed) = (Vec::new(), Vec::new());
+    for (i, (&key, &o)) in a.iter().zip(&occ_a).enumerate() {
+        if excluded_a(i) {
+            continue;
+        }
+        match index_b.get(&(key, o)) {
+            Some(&j) => {
+                common.push((i, j));
+                if let Some(x) = matched_b.get_mut(j) {
+                    *x = true;
+                }
+            }
+            None => removed.push(i),
+        }
+    }
+    let added = matched_b
+        .iter()
+        .enumerate()
+        .filter(|&(j, done)| !*done && !excluded_b(j))
+        .map(|(j, _)| j)
+        .collect();
+    Pairing {
+        common,
+        removed,
+        added,
+        occ_a,
+        occ_b,
+    }
+}
+
 impl Matched {
     /// Pairs the members named `a` with those named `b` (both in archive order).
     pub fn new(cx: &Context<'_>, a: &[&str], b: &[&str]) -> Self {
-        let ((labels_a, occ_a), (labels_b, occ_b)) = (labels(a), labels(b));
         // Ask once per name, so each excluded name is recorded once.
         let mut excluded: HashMap<&str, bool> = HashMap::new();
         for &name in a.iter().chain(b) {
             excluded.entry(name).or_insert_with(|| cx.excluded(name));
         }
         let is_excluded = |name: &str| excluded.get(name).copied().unwrap_or(false);
-        let index_b: HashMap<(&str, u32), usize> = b
-            .iter()
-            .zip(&occ_b)
-            .enumerate()
-            .map(|(j, (&name, &o))| ((name, o), j))
-            .collect();
-        let mut matched_b = vec![false; b.len()];
-        let (mut common, mut removed) = (Vec::new(), Vec::new());
-        for (i, (&name, &o)) in a.iter().zip(&occ_a).enumerate() {
-            if is_excluded(name) {
-                continue;
-            }
-            match index_b.get(&(name, o)) {
-                Some(&j) => {
-                    common.push((i, j));
-                    if let Some(x) = matched_b.get_mut(j) {
-                        *x = true;
-                    }
-                }
-                None => removed.push(i),
-            }
-        }
-        let added = b
-            .iter()
-            .zip(&matched_b)
-            .enumerate()
-            .filter(|(_, (name, done))| !**done && !is_excluded(name))
-            .map(|(j, _)| j)
-            .collect();
+        let p = pair(
+            a,
+            b,
+            |i| a.get(i).is_some_and(|n| is_excluded(n)),
+            |j| b.get(j).is_some_and(|n| is_excluded(n)),
+        );
         Matched {
-            common,
-            removed,
-            added,
-            labels_a,
-            labels_b,
+            labels_a: labels(a, &p.occ_a),
+            labels_b: labels(b, &p.occ_b),
+            common: p.common,
+            removed: p.removed,
+            added: p.added,
         }
     }
 

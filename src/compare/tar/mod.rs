@@ -58,18 +58,6 @@ struct Matched {
     occ_b: Vec<u32>,
 }
 
-fn occurrences(members: &[Member]) -> Vec<u32> {
-    let mut seen: HashMap<&str, u32> = HashMap::with_capacity(members.len());
-    members
-        .iter()
-        .map(|m| {
-            let n = seen.entry(m.key()).or_insert(0);
-            *n += 1;
-            *n - 1
-        })
-        .collect()
-}
-
 /// The node name of a member: its key, marked when the key occurs more than once.
 fn label(m: &Member, occ: u32) -> String {
     if occ == 0 {
@@ -81,7 +69,6 @@ fn label(m: &Member, occ: u32) -> String {
 
 impl Matched {
     fn new(cx: &Context<'_>, sa: &Scan, sb: &Scan) -> Self {
-        let (occ_a, occ_b) = (occurrences(&sa.members), occurrences(&sb.members));
         // Ask once per path, so each excluded path is recorded once.
         let mut excluded: HashMap<&str, bool> = HashMap::new();
         for m in sa.members.iter().chain(&sb.members) {
@@ -89,44 +76,22 @@ impl Matched {
                 .entry(m.path.as_str())
                 .or_insert_with(|| cx.excluded(&m.path));
         }
-        let is_excluded = |m: &Member| excluded.get(m.path.as_str()).copied().unwrap_or(false);
-        let index_b: HashMap<(&str, u32), usize> = sb
-            .members
-            .iter()
-            .zip(&occ_b)
-            .enumerate()
-            .map(|(j, (m, &o))| ((m.key(), o), j))
-            .collect();
-        let mut matched_b = vec![false; sb.members.len()];
-        let (mut common, mut removed) = (Vec::new(), Vec::new());
-        for (i, (m, &o)) in sa.members.iter().zip(&occ_a).enumerate() {
-            if is_excluded(m) {
-                continue;
-            }
-            match index_b.get(&(m.key(), o)) {
-                Some(&j) => {
-                    common.push((i, j));
-                    if let Some(x) = matched_b.get_mut(j) {
-                        *x = true;
-                    }
-                }
-                None => removed.push(i),
-            }
-        }
-        let added = sb
-            .members
-            .iter()
-            .zip(&matched_b)
-            .enumerate()
-            .filter(|(_, (m, done))| !**done && !is_excluded(m))
-            .map(|(j, _)| j)
-            .collect();
+        let is_excluded =
+            |m: Option<&Member>| m.is_some_and(|m| excluded.get(m.path.as_str()).copied().unwrap_or(false));
+        let keys_a: Vec<&str> = sa.members.iter().map(Member::key).collect();
+        let keys_b: Vec<&str> = sb.members.iter().map(Member::key).collect();
+        let p = super::members::pair(
+            &keys_a,
+            &keys_b,
+            |i| is_excluded(sa.members.get(i)),
+            |j| is_excluded(sb.members.get(j)),
+        );
         Matched {
-            common,
-            removed,
-            added,
-            occ_a,
-            occ_b,
+            common: p.common,
+            removed: p.removed,
+            added: p.added,
+            occ_a: p.occ_a,
+            occ_b: p.occ_b,
         }
     }
 
