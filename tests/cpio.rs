@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use repro::compare::{Change, Comparison, Engine, Options, Registry, Source, Status};
 
-use common::{assert_field, compare, compare_with, field, find, has_note, node, root, sh};
+use common::{assert_field, bounded_options, compare, compare_with, field, find, has_note, node, root, sh};
 
 /// A tree under `dir/t`: a text file, a symlink to it, a directory with a file, all dated
 /// 2023-11-14.
@@ -277,16 +277,6 @@ fn sample() -> &'static [u8] {
 
 const HEX: &[u8] = b"0123456789abcdef";
 
-fn options() -> Options {
-    Options {
-        max_member_bytes: 1 << 20,
-        max_expanded_bytes: 4 << 20,
-        max_entries: 10_000,
-        time_budget: Some(std::time::Duration::from_secs(5)),
-        ..Options::default()
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
@@ -312,7 +302,7 @@ proptest! {
         if let Some(cut) = cut {
             m.truncate(cut.index(m.len()));
         }
-        let engine = Engine::new(options(), Registry::default()).unwrap();
+        let engine = Engine::new(bounded_options(), Registry::default()).unwrap();
         let c = engine.compare_sources("p", &Source::memory(original.to_vec()), &Source::memory(m.clone()));
         prop_assert_eq!(c.identical(), original == &m[..]);
     }

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use repro::compare::{Change, Comparison, Engine, Options, Registry, Source};
 
-use common::{assert_field, compare, field, find, node, root, sh};
+use common::{assert_field, bounded_options, compare, field, find, node, root, sh};
 
 /// One build of the package `hello` (noarch): `greeting.txt` holds `content`, and `extra.txt`
 /// is packaged too when `extra`.
@@ -195,16 +195,6 @@ fn sample() -> &'static [u8] {
     })
 }
 
-fn options() -> Options {
-    Options {
-        max_member_bytes: 1 << 20,
-        max_expanded_bytes: 4 << 20,
-        max_entries: 10_000,
-        time_budget: Some(std::time::Duration::from_secs(5)),
-        ..Options::default()
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -230,7 +220,7 @@ proptest! {
         if let Some(cut) = cut {
             m.truncate(cut.index(m.len()));
         }
-        let engine = Engine::new(options(), Registry::default()).unwrap();
+        let engine = Engine::new(bounded_options(), Registry::default()).unwrap();
         let c = engine.compare_sources("p", &Source::memory(original.to_vec()), &Source::memory(m.clone()));
         prop_assert_eq!(c.identical(), original == &m[..]);
     }

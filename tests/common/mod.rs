@@ -199,3 +199,15 @@ pub fn has_note(n: &repro::compare::Node, needle: &str) -> bool {
         .iter()
         .any(|c| matches!(c, repro::compare::Change::Note { text } if text.contains(needle)))
 }
+
+/// Tight budgets for property tests over mutated archives: small members and expansions, a
+/// time limit, so that a hostile mutation stays cheap.
+pub fn bounded_options() -> repro::compare::Options {
+    repro::compare::Options {
+        max_member_bytes: 1 << 20,
+        max_expanded_bytes: 4 << 20,
+        max_entries: 10_000,
+        time_budget: Some(std::time::Duration::from_secs(5)),
+        ..repro::compare::Options::default()
+    }
+}
