@@ -1,13 +1,11 @@
 //! `repro image`: build, list, export and import the pinned builder images. Progress goes to
 //! stderr (drawn only on a terminal); results go to stdout.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use anyhow::anyhow;
-use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
+use indicatif::HumanBytes;
 
 use crate::runner::image::{
     Cache, ExportFormat, ImageError, ImageRecord, ImageStore, ListedImage, PinnedImage, Progress, Recipe,
@@ -90,7 +88,7 @@ pub fn with_hint(error: ImageError) -> anyhow::Error {
 
 async fn dispatch(command: ImageCommand) -> Result<i32, ImageError> {
     let store = ImageStore::new(Cache::from_env()?);
-    let progress: Arc<dyn Progress> = TerminalProgress::stderr();
+    let progress: Arc<dyn Progress> = super::progress::for_terminal(false);
     match command {
         ImageCommand::Build {
             name,
@@ -255,85 +253,4 @@ fn row_json(row: &ListedImage) -> serde_json::Value {
         }
     }
     value
-}
-
-/// Draws progress on stderr with indicatif when stderr is a terminal; otherwise stays quiet.
-pub struct TerminalProgress {
-    enabled: bool,
-    bar: Mutex<Option<ProgressBar>>,
-}
-
-impl TerminalProgress {
-    pub fn stderr() -> Arc<TerminalProgress> {
-        Arc::new(TerminalProgress {
-            enabled: std::io::stderr().is_terminal(),
-            bar: Mutex::new(None),
-        })
-    }
-
-    fn with_bar(&self, f: impl FnOnce(&ProgressBar)) {
-        if let Ok(guard) = self.bar.lock()
-            && let Some(bar) = guard.as_ref()
-        {
-            f(bar);
-        }
-    }
-}
-
-impl Progress for TerminalProgress {
-    fn begin(&self, message: &str, total: Option<u64>) {
-        if !self.enabled {
-            return;
-        }
-        let bar = match total {
-            Some(total) => ProgressBar::new(total).with_style(
-                ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {elapsed}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            ),
-            None => {
-                let bar = ProgressBar::new_spinner().with_style(
-                    ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {wide_msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                );
-                bar.enable_steady_tick(Duration::from_millis(120));
-                bar
-            }
-        };
-        bar.set_prefix(message.to_owned());
-        if let Ok(mut guard) = self.bar.lock()
-            && let Some(old) = guard.replace(bar)
-        {
-            old.finish_and_clear();
-        }
-    }
-
-    fn message(&self, message: &str) {
-        self.with_bar(|bar| bar.set_message(message.to_owned()));
-    }
-
-    fn position(&self, done: u64) {
-        self.with_bar(|bar| bar.set_position(done));
-    }
-
-    fn end(&self, message: &str) {
-        if let Ok(mut guard) = self.bar.lock()
-            && let Some(bar) = guard.take()
-        {
-            bar.finish_and_clear();
-            eprintln!("{message}");
-        }
-    }
-}
-
-impl Drop for TerminalProgress {
-    fn drop(&mut self) {
-        if let Ok(mut guard) = self.bar.lock()
-            && let Some(bar) = guard.take()
-        {
-            bar.finish_and_clear();
-        }
-    }
 }

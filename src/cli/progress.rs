@@ -8,49 +8,71 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::runner::image::{Progress, Silent};
 
-/// A spinner or a byte bar for the current step.
+/// A spinner or a byte bar for the current step, on stderr: the one progress bar of every command
+/// (`check`, `build`, `rebuild`, `image`).
 struct Bar {
     bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Bar {
+    fn spinner() -> ProgressBar {
+        let bar = ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<ProgressBar>> {
+        self.bar.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Progress for Bar {
     fn begin(&self, message: &str, total: Option<u64>) {
         let bar = match total {
             Some(n) => ProgressBar::new(n).with_style(
-                ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} ({eta})")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ({eta})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
             ),
-            None => ProgressBar::new_spinner(),
+            None => Bar::spinner(),
         };
-        bar.set_message(message.to_string());
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        if let Some(old) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).replace(bar) {
+        bar.set_prefix(message.to_string());
+        if let Some(old) = self.lock().replace(bar) {
             old.finish_and_clear();
         }
     }
 
     fn message(&self, message: &str) {
-        let mut guard = self.bar.lock().unwrap_or_else(|e| e.into_inner());
-        let bar = guard.get_or_insert_with(|| {
-            let b = ProgressBar::new_spinner();
-            b.enable_steady_tick(std::time::Duration::from_millis(120));
-            b
-        });
-        bar.set_message(message.to_string());
+        self.lock()
+            .get_or_insert_with(Bar::spinner)
+            .set_message(message.to_string());
     }
 
     fn position(&self, done: u64) {
-        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if let Some(b) = self.lock().as_ref() {
             b.set_position(done);
         }
     }
 
     fn end(&self, message: &str) {
-        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(b) = self.lock().take() {
             b.finish_and_clear();
         }
         if !message.is_empty() {
             eprintln!("{message}");
+        }
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        if let Some(b) = self.lock().take() {
+            b.finish_and_clear();
         }
     }
 }
@@ -72,6 +94,7 @@ impl Progress for Lines {
     }
 }
 
+/// The progress of one command: a bar on a terminal, plain lines with `-v` elsewhere, else nothing.
 pub fn for_terminal(verbose: bool) -> Arc<dyn Progress> {
     if std::io::stderr().is_terminal() {
         Arc::new(Bar {

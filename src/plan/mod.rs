@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 pub use variation::{UnknownVariation, Variation, select};
 
-use crate::compare::tree::unix_time;
 pub use crate::recipe::BuildDef;
+use crate::units::unix_time;
 
 /// Order in which the source tree's entries are created in the build directory (tmpfs
 /// `readdir` follows creation order, so this is what `file-order` varies).

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{BuildRecord, RebuildReport};
 use crate::attest::STATEMENT_V1;
-use crate::compare::tree::unix_time;
+use crate::units::unix_time;
 
 /// The predicate type of repro's rebuild attestation (versioned: a breaking change makes v2).
 pub const REBUILD_PREDICATE_TYPE: &str = "https://github.com/repro/repro/attestation/rebuild/v1";

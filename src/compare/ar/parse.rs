@@ -10,7 +10,7 @@
 use std::ops::Range;
 
 use super::super::CompareError;
-use super::super::tree::timestamp;
+use crate::units::timestamp;
 
 pub const MAGIC: &[u8; 8] = b"!<arch>\n";
 pub const THIN_MAGIC: &[u8; 8] = b"!<thin>\n";

@@ -4,7 +4,7 @@
 use std::io::{self, BufReader, Read};
 
 use super::super::Codec;
-use super::super::tree::timestamp;
+use crate::units::timestamp;
 
 /// Leading bytes read for header parsing (a gzip name or comment longer than this is cut).
 pub const HEAD_LEN: usize = 64 << 10;

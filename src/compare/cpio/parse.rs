@@ -11,7 +11,7 @@
 use std::ops::Range;
 
 use super::super::CompareError;
-use super::super::tree::timestamp;
+use crate::units::timestamp;
 
 const NEWC_LEN: usize = 110;
 const ODC_LEN: usize = 76;

@@ -11,8 +11,8 @@ use goblin::pe::section_table::SectionTable;
 use super::sections::{self, SectionView};
 use super::strings::{self, StringStyle};
 use super::{CompareError, Context, Fields, Node, Reader, Source, flag_names, hex, hex_bytes, range};
-use crate::compare::tree::timestamp;
 use crate::compare::{Comparator, Format};
+use crate::units::timestamp;
 
 const FORMAT: &str = "PE";
 const SECTION_HEADER_SIZE: u64 = 40;

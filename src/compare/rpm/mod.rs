@@ -14,9 +14,9 @@ use std::collections::HashMap;
 use super::binary::BinaryComparator;
 use super::members::shown_name;
 use super::object::strings;
-use super::tree::timestamp;
 use super::{Change, Comparator, CompareError, Context, Format, Node, Source};
 use crate::compare::tar::diff_fields;
+use crate::units::timestamp;
 use parse::{Entry, Value};
 
 /// Lists of at most this many values are shown whole as one field; longer ones as the values

@@ -12,8 +12,8 @@ use std::rc::Rc;
 use sha2::{Digest, Sha256};
 
 use super::super::source::read_limited;
-use super::super::tree::timestamp;
 use super::super::{CompareError, Context, Source};
+use crate::units::timestamp;
 
 /// Most bytes the tar crate may read between two members: padding, headers, GNU long names,
 /// PAX records and sparse maps. The crate holds long names and PAX records in memory whole, so

@@ -1,8 +1,8 @@
 //! Extra fields of zip headers: split into (id, data) records and decoded into named values
 //! where the layout is well known, so two entries' extras compare field by field.
 
-use super::super::tree::{timestamp, unix_time};
 use super::archive::{u16_at, u32_at, u64_at};
+use crate::units::{timestamp, unix_time};
 
 /// Longest extra-field payload shown in full as hex; longer ones are cut.
 const HEX_SHOWN: usize = 64;

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::{Budget, Limits, capped_note, clipped, escape, excluded_list, page, tree};
 use crate::check::{CheckReport, Verdict};
 use crate::compare::Sides;
-use crate::compare::tree::unix_time;
+use crate::units::unix_time;
 
 /// Findings listed before the rest is counted.
 const MAX_FINDINGS: usize = 500;

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::cache::is_sha256_hex;
 use super::rootfs::Hashing;
-use crate::compare::tree::unix_time;
+use crate::units::unix_time;
 
 /// Debian's default PATH for root; the only environment the image sets.
 pub const IMAGE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
