@@ -6,7 +6,6 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use clap::Args;
-use sha2::{Digest, Sha256};
 
 use super::{Output, UserError, parse_duration};
 use crate::attest::{self, PrivateKey, PublicKey};
@@ -115,7 +114,7 @@ pub fn read_provenance(source: &str, select: Option<&str>) -> anyhow::Result<(Pr
         .then_some("pick one statement with --subject NAME|DIGEST");
         UserError::new(format!("{source}: {e}"), hint)
     })?;
-    Ok((provenance, hex::encode(Sha256::digest(&bytes))))
+    Ok((provenance, crate::compare::source::sha256_hex(&bytes)))
 }
 
 /// Checks the provenance envelope's signature with `key`; returns the key's keyid.
