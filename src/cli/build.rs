@@ -8,7 +8,6 @@ use clap::Args;
 
 use super::rebuild::{RunArgs, load_signer, rebuild_error};
 use super::{Output, UserError};
-use crate::attest;
 use crate::check::CheckOptions;
 use crate::rebuild::{self, statements};
 
@@ -75,8 +74,7 @@ pub fn run(args: BuildArgs, out: &Output) -> anyhow::Result<i32> {
         Some(Err(e)) => return Err(rebuild_error(e)),
         Some(Ok(r)) => r,
     };
-    let statement = serde_json::to_vec(&statements::provenance(&record))?;
-    let envelope = attest::sign_statement(&statement, &signer.key)
+    let envelope = statements::sign_provenance(&record, &signer.key)
         .map_err(|e| UserError::new(format!("signing with {}: {e}", signer.path.display()), None))?;
     let json = envelope.to_json();
     match &args.output {

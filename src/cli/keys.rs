@@ -4,10 +4,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use sha2::{Digest, Sha256};
 
 use super::{Output, UserError};
-use crate::attest::{self, Algorithm, PublicKey};
+use crate::attest::{self, Algorithm, Expectation, Policy, PublicKey, SignatureCheck};
 
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
@@ -58,71 +57,42 @@ pub struct VerifyArgs {
     pub expect: Vec<String>,
 }
 
-/// The value at a dotted path, as text (strings unquoted, other JSON as written).
-fn lookup(v: &serde_json::Value, path: &str) -> Option<String> {
-    let mut cur = v;
-    for part in path.split('.') {
-        cur = match cur {
-            serde_json::Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
-            other => other.get(part)?,
-        };
-    }
-    Some(match cur {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    })
-}
-
 pub fn verify(args: VerifyArgs, out: &Output) -> anyhow::Result<i32> {
     let malformed = |what: String| -> anyhow::Error { UserError::new(what, None).into() };
     let bytes = fs_err::read(&args.attestation)?;
     let key = PublicKey::from_file(&args.key)
         .map_err(|e| malformed(format!("cannot use the key {}: {e}", args.key.display())))?;
-    let mut problems = Vec::new();
-    let verified = match attest::verify_attestation(&bytes, &key) {
+    let policy = Policy {
+        artifacts: args.artifact.clone(),
+        expectations: args
+            .expect
+            .iter()
+            .map(|e| e.parse::<Expectation>())
+            .collect::<Result<_, _>>()
+            .map_err(malformed)?,
+    };
+    let verdict = match attest::verify(&bytes, &key, &policy) {
         Ok(v) => v,
         Err(e) if e.is_invalid() => {
             out.stdout(&format!("INVALID: {e}\n"))?;
             return Ok(1);
         }
+        Err(e @ attest::AttestError::Artifact { .. }) => return Err(malformed(e.to_string())),
         Err(e) => return Err(malformed(format!("{}: {e}", args.attestation.display()))),
     };
-    let subjects = verified
-        .statement
-        .get("subject")
-        .and_then(|s| s.as_array())
-        .cloned()
-        .unwrap_or_default();
-    for file in &args.artifact {
-        let digest = hex::encode(Sha256::digest(fs_err::read(file)?));
-        let listed = subjects
-            .iter()
-            .any(|s| s.pointer("/digest/sha256").and_then(|d| d.as_str()) == Some(&digest));
-        if !listed {
-            problems.push(format!("{} (sha256 {digest}) is not a subject", file.display()));
-        }
-    }
-    for e in &args.expect {
-        let Some((k, want)) = e.split_once('=') else {
-            return Err(malformed(format!("--expect {e:?}: use KEY=VALUE")));
-        };
-        match lookup(&verified.statement, k) {
-            Some(got) if got == want => {}
-            Some(got) => problems.push(format!("{k} is {got:?}, expected {want:?}")),
-            None => problems.push(format!("{k} is absent, expected {want:?}")),
-        }
-    }
+    let problems = verdict.problems();
     if problems.is_empty() {
+        let SignatureCheck::Key { keyid, .. } = &verdict.signature;
         out.stdout(&format!(
-            "VALID: signed by {} (keyid {}), {} subjects, {} artifacts and {} expectations hold\n",
+            "VALID: signed by {} (keyid {keyid}), {} subjects, {} artifacts and {} expectations hold\n",
             args.key.display(),
-            key.keyid()?,
-            subjects.len(),
-            args.artifact.len(),
-            args.expect.len()
+            verdict.subjects,
+            verdict.artifacts.len(),
+            verdict.expectations.len()
         ))?;
         Ok(0)
     } else {
+        let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
         out.stdout(&format!(
             "INVALID: the signature holds, but:\n  {}\n",
             problems.join("\n  ")

@@ -6,7 +6,6 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use clap::Args;
-use sha2::{Digest, Sha256};
 
 use super::{Output, UserError, parse_duration};
 use crate::attest::{self, PrivateKey, PublicKey};
@@ -115,33 +114,21 @@ pub fn read_provenance(source: &str, select: Option<&str>) -> anyhow::Result<(Pr
         .then_some("pick one statement with --subject NAME|DIGEST");
         UserError::new(format!("{source}: {e}"), hint)
     })?;
-    Ok((provenance, hex::encode(Sha256::digest(&bytes))))
+    Ok((provenance, crate::compare::source::sha256_hex(&bytes)))
 }
 
 /// Checks the provenance envelope's signature with `key`; returns the key's keyid.
 fn verify_provenance(p: &Provenance, key_path: &std::path::Path) -> anyhow::Result<String> {
     let key = PublicKey::from_file(key_path)
         .map_err(|e| UserError::new(format!("cannot use the key {}: {e}", key_path.display()), None))?;
-    let Some(env) = &p.envelope else {
+    let Some(envelope) = &p.envelope else {
         return Err(UserError::new(
             "the provenance is an unsigned statement, so --provenance-key cannot check it",
             Some("give the signed form (DSSE envelope or Sigstore bundle), or drop --provenance-key"),
         )
         .into());
     };
-    let envelope = attest::Envelope {
-        payload: p.payload.clone(),
-        payload_type: env.payload_type.clone(),
-        signatures: env
-            .signatures
-            .iter()
-            .map(|s| attest::Signature {
-                keyid: s.keyid.clone(),
-                sig: s.sig.clone(),
-            })
-            .collect(),
-    };
-    envelope.verify(&key).map_err(|e| {
+    let check = attest::verify_envelope(envelope, &key).map_err(|e| {
         UserError::new(
             format!(
                 "the provenance's signature does not verify with {}: {e}",
@@ -150,7 +137,8 @@ fn verify_provenance(p: &Provenance, key_path: &std::path::Path) -> anyhow::Resu
             Some("nothing was rebuilt: check that the key is the builder's"),
         )
     })?;
-    Ok(key.keyid()?)
+    let attest::SignatureCheck::Key { keyid, .. } = check;
+    Ok(keyid)
 }
 
 /// Signing, decided before any build so that a bad key or a refused combination costs nothing.
@@ -252,8 +240,8 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
         Some(Ok(r)) => r,
     };
     let signed = match &signer {
-        Some(s) if report.passed() || args.attest_failure => sign(&report, s, &args)?,
-        _ => Vec::new(),
+        Some(s) => sign(&report, s, &args)?,
+        None => Vec::new(),
     };
     let json_only = args.json.as_deref() == Some("-");
     if let Some(target) = &args.json {
@@ -279,38 +267,39 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
     Ok(if report.passed() { 0 } else { 1 })
 }
 
+/// Signs what the arguments ask for and writes it; returns (kind, path) of each file written.
 fn sign(report: &RebuildReport, s: &Signer, args: &RebuildArgs) -> anyhow::Result<Vec<(String, String)>> {
-    let finished = rebuild::now();
-    let statement = serde_json::to_vec(&statements::rebuild_attestation(
-        report,
-        &args.rebuilder_id,
-        finished,
-    ))?;
-    let mut signed = Vec::new();
-    let fail =
-        |e: attest::AttestError| UserError::new(format!("signing with {}: {e}", s.path.display()), None);
-    if let Some(path) = &args.output {
-        let envelope = attest::sign_statement(&statement, &s.key).map_err(fail)?;
-        super::write_file(path, envelope.to_json().as_bytes())?;
-        signed.push(("attestation".to_string(), path.display().to_string()));
+    let signing = statements::RebuildSigning {
+        key: &s.key,
+        rebuilder_id: &args.rebuilder_id,
+        attestation: args.output.is_some(),
+        bundle: args.bundle.is_some(),
+        vsa_provenance_uri: args.vsa.as_ref().map(|_| {
+            if args.provenance == "-" {
+                "(stdin)".to_string()
+            } else {
+                args.provenance.clone()
+            }
+        }),
+        attest_failure: args.attest_failure,
+    };
+    let Some(signed) = statements::sign_rebuild(report, &signing)
+        .map_err(|e| UserError::new(format!("signing with {}: {e}", s.path.display()), None))?
+    else {
+        return Ok(Vec::new());
+    };
+    let mut written = Vec::new();
+    for (kind, path, text) in [
+        ("attestation", &args.output, signed.attestation),
+        ("bundle", &args.bundle, signed.bundle),
+        ("vsa", &args.vsa, signed.vsa),
+    ] {
+        if let (Some(path), Some(text)) = (path, text) {
+            super::write_file(path, text.as_bytes())?;
+            written.push((kind.to_string(), path.display().to_string()));
+        }
     }
-    if let Some(path) = &args.bundle {
-        let bundle = attest::bundle::sign_bundle(&statement, &s.key).map_err(fail)?;
-        super::write_file(path, bundle.as_bytes())?;
-        signed.push(("bundle".to_string(), path.display().to_string()));
-    }
-    if let Some(path) = &args.vsa {
-        let uri = if args.provenance == "-" {
-            "(stdin)".to_string()
-        } else {
-            args.provenance.clone()
-        };
-        let vsa = serde_json::to_vec(&statements::vsa(report, &args.rebuilder_id, finished, &uri))?;
-        let envelope = attest::sign_statement(&vsa, &s.key).map_err(fail)?;
-        super::write_file(path, envelope.to_json().as_bytes())?;
-        signed.push(("vsa".to_string(), path.display().to_string()));
-    }
-    Ok(signed)
+    Ok(written)
 }
 
 pub(super) fn rebuild_error(e: RebuildError) -> anyhow::Error {

@@ -1,7 +1,8 @@
 //! slsa-github-generator's container-based build type: the parameters needed to re-run it.
 
-use super::fields::{Obj, invalid, normalise_digest, wrong_type};
 use super::{BuildDefinition, Provenance, ProvenanceError};
+use crate::intoto::FormatError;
+use crate::intoto::fields::{Obj, invalid, normalise_digest, wrong_type};
 
 pub const CONTAINER_BUILD_TYPE: &str = "https://slsa.dev/container-based-build/v0.1?draft";
 
@@ -52,9 +53,10 @@ pub(super) fn extract(provenance: &Provenance) -> Result<ContainerBuild, Provena
         external_parameters, ..
     } = &provenance.build
     else {
-        return Err(ProvenanceError::Missing {
+        return Err(FormatError::Missing {
             field: "predicate.buildDefinition.externalParameters".to_string(),
-        });
+        }
+        .into());
     };
     let params = Obj::new(
         external_parameters,
@@ -109,7 +111,8 @@ pub(super) fn read_image(image: &Obj<'_>) -> Result<BuilderImage, ProvenanceErro
         return Err(invalid(
             &field,
             format!("its digest differs from digest.sha256 `{sha256}`"),
-        ));
+        )
+        .into());
     }
     Ok(BuilderImage {
         uri: uri.to_string(),
@@ -120,7 +123,11 @@ pub(super) fn read_image(image: &Obj<'_>) -> Result<BuilderImage, ProvenanceErro
 
 /// A digest the build depends on: present and of the algorithm's length.
 fn hex_digest(digest: &Obj<'_>, algorithm: &str) -> Result<String, ProvenanceError> {
-    normalise_digest(algorithm, digest.str(algorithm)?, &digest.path_of(algorithm))
+    Ok(normalise_digest(
+        algorithm,
+        digest.str(algorithm)?,
+        &digest.path_of(algorithm),
+    )?)
 }
 
 fn read_command(config: &Obj<'_>, key: &str) -> Result<Vec<String>, ProvenanceError> {
@@ -130,7 +137,7 @@ fn read_command(config: &Obj<'_>, key: &str) -> Result<Vec<String>, ProvenanceEr
         .as_array()
         .ok_or_else(|| wrong_type(&field, "an array of strings"))?;
     if items.is_empty() {
-        return Err(invalid(&field, "empty command"));
+        return Err(invalid(&field, "empty command").into());
     }
     items
         .iter()
@@ -138,7 +145,7 @@ fn read_command(config: &Obj<'_>, key: &str) -> Result<Vec<String>, ProvenanceEr
         .map(|(i, item)| {
             item.as_str()
                 .map(str::to_string)
-                .ok_or_else(|| wrong_type(&format!("{field}[{i}]"), "a string"))
+                .ok_or_else(|| wrong_type(&format!("{field}[{i}]"), "a string").into())
         })
         .collect()
 }

@@ -3,7 +3,6 @@
 
 mod container;
 mod envelope;
-mod fields;
 mod repro;
 mod slsa;
 
@@ -12,8 +11,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
+pub use crate::intoto::StatementType;
+use crate::intoto::{Envelope, FormatError, VerificationMaterial};
 pub use container::{BuilderImage, CONTAINER_BUILD_TYPE, ContainerBuild, GitSource};
-pub use envelope::{IN_TOTO_PAYLOAD_TYPE, decode_base64};
 pub use repro::{REPRO_BUILD_TYPE_PREFIX, ReproBuild};
 
 /// Everything that can be wrong with a provenance input. Each variant names the field or line.
@@ -31,24 +31,17 @@ pub enum ProvenanceError {
     },
     #[error("the input is empty: no statement or envelope found")]
     Empty,
-    #[error("`{field}` is missing")]
-    Missing { field: String },
-    #[error("`{field}` has the wrong type: expected {expected}")]
-    WrongType { field: String, expected: &'static str },
-    #[error("`{field}` is invalid: {problem}")]
-    Invalid { field: String, problem: String },
+    /// A field is missing, of the wrong type or invalid (also in the envelope or bundle).
+    #[error(transparent)]
+    Format(#[from] FormatError),
     #[error("unknown statement type `{0}` in `_type` (expected https://in-toto.io/Statement/v1 or v0.1)")]
     UnknownStatementType(String),
     #[error("unknown predicate type `{0}` (expected SLSA provenance v1 or v0.2)")]
     UnknownPredicateType(String),
     #[error("`{field}` has no digest: every subject needs at least one")]
     SubjectWithoutDigest { field: String },
-    #[error("`{field}` is not valid base64: {message}")]
-    Base64 { field: String, message: String },
     #[error("`payloadType` is `{0}`, expected `application/vnd.in-toto+json`")]
     PayloadType(String),
-    #[error("unknown Sigstore bundle media type `{0}`")]
-    UnknownBundleMediaType(String),
     #[error("the input has {count} statements: select one by subject name or sha256 digest")]
     SelectionRequired { count: usize },
     #[error("no statement has a subject named `{0}` or with that sha256 digest")]
@@ -62,30 +55,6 @@ pub enum ProvenanceError {
         line: usize,
         source: Box<ProvenanceError>,
     },
-}
-
-/// The in-toto statement version named by `_type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatementType {
-    V0_1,
-    V1,
-}
-
-impl StatementType {
-    pub fn from_uri(uri: &str) -> Option<Self> {
-        match uri {
-            "https://in-toto.io/Statement/v1" => Some(Self::V1),
-            "https://in-toto.io/Statement/v0.1" => Some(Self::V0_1),
-            _ => None,
-        }
-    }
-
-    pub fn uri(self) -> &'static str {
-        match self {
-            Self::V1 => "https://in-toto.io/Statement/v1",
-            Self::V0_1 => "https://in-toto.io/Statement/v0.1",
-        }
-    }
 }
 
 /// The SLSA provenance version named by `predicateType`. The exact URI read is kept in
@@ -145,13 +114,6 @@ pub enum BuildDefinition {
     },
 }
 
-/// One DSSE signature, kept for a later verifier; never checked here.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Signature {
-    pub keyid: Option<String>,
-    pub sig: Vec<u8>,
-}
-
 /// What wrapped the statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Wrapper {
@@ -161,13 +123,6 @@ pub enum Wrapper {
     Dsse,
     /// A Sigstore bundle's `dsseEnvelope`, with the bundle's media type.
     SigstoreBundle { media_type: String },
-}
-
-/// The DSSE envelope the statement came in, when it came in one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Envelope {
-    pub payload_type: String,
-    pub signatures: Vec<Signature>,
 }
 
 /// Recorded provenance, normalised from any of the shapes we read.
@@ -193,7 +148,11 @@ pub struct Provenance {
     /// Lowercase hex sha256 of [`Self::payload`].
     pub payload_sha256: String,
     pub wrapper: Wrapper,
+    /// The DSSE envelope the statement came in, when it came in one; its payload is
+    /// [`Self::payload`].
     pub envelope: Option<Envelope>,
+    /// What verifies a Sigstore bundle's signature (key hint, certificates, log entries).
+    pub verification_material: Option<VerificationMaterial>,
     /// 1-based line where the statement's document starts (its line in a `.intoto.jsonl`).
     pub line: usize,
 }

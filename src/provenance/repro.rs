@@ -4,8 +4,9 @@
 //! so a rebuild does not depend on the recipe files of the rebuilder's version.
 
 use super::container::{read_image, read_source};
-use super::fields::{Obj, invalid, wrong_type};
 use super::{BuildDefinition, BuilderImage, GitSource, Provenance, ProvenanceError};
+use crate::intoto::FormatError;
+use crate::intoto::fields::{Obj, invalid, wrong_type};
 use crate::recipe::BuildDef;
 
 /// Every build type repro records starts with this.
@@ -28,9 +29,10 @@ pub(super) fn extract(provenance: &Provenance) -> Result<ReproBuild, ProvenanceE
         external_parameters, ..
     } = &provenance.build
     else {
-        return Err(ProvenanceError::Missing {
+        return Err(FormatError::Missing {
             field: field.to_string(),
-        });
+        }
+        .into());
     };
     let params = Obj::new(external_parameters, field)?;
     let source = params.obj("source")?;
@@ -43,7 +45,8 @@ pub(super) fn extract(provenance: &Provenance) -> Result<ReproBuild, ProvenanceE
         return Err(invalid(
             &source.path_of("path"),
             format!("expected a relative folder without `.` or `..`, found `{raw}`"),
-        ));
+        )
+        .into());
     }
     let build_field = params.path_of("build");
     let build: BuildDef = serde_json::from_value(params.req("build")?.clone())
@@ -55,10 +58,11 @@ pub(super) fn extract(provenance: &Provenance) -> Result<ReproBuild, ProvenanceE
                 "`{}` differs from the provenance's buildType `{}`",
                 build.build_type, provenance.build_type
             ),
-        ));
+        )
+        .into());
     }
     if build.command.is_empty() {
-        return Err(invalid(&format!("{build_field}.command"), "empty command"));
+        return Err(invalid(&format!("{build_field}.command"), "empty command").into());
     }
     let sde_field = params.path_of("sourceDateEpoch");
     let source_date_epoch = params

@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::fields::{Obj, invalid, normalise_digest, wrong_type};
-use super::{
-    BuildDefinition, Envelope, PredicateType, Provenance, ProvenanceError, StatementType, Subject, Wrapper,
-};
+use super::{BuildDefinition, PredicateType, Provenance, ProvenanceError, StatementType, Subject, Wrapper};
+use crate::intoto::fields::{Obj, invalid, normalise_digest, wrong_type};
+use crate::intoto::{Envelope, VerificationMaterial};
 
 /// A statement read and checked, before we know what wrapped it.
 pub(super) struct Statement {
@@ -49,6 +48,7 @@ impl Statement {
                 payload_sha256,
                 wrapper: Wrapper::Statement,
                 envelope: None,
+                verification_material: None,
                 line: 1,
             },
         })
@@ -58,11 +58,13 @@ impl Statement {
         self,
         wrapper: Wrapper,
         envelope: Option<Envelope>,
+        verification_material: Option<VerificationMaterial>,
         line: usize,
     ) -> Provenance {
         Provenance {
             wrapper,
             envelope,
+            verification_material,
             line,
             ..self.provenance
         }
@@ -84,7 +86,8 @@ fn read_subjects(top: &Obj<'_>) -> Result<Vec<Subject>, ProvenanceError> {
         return Err(invalid(
             "subject",
             "no subjects: a statement must be about at least one artifact",
-        ));
+        )
+        .into());
     }
     let mut subjects = Vec::with_capacity(list.len());
     for (i, value) in list.iter().enumerate() {
@@ -123,7 +126,8 @@ fn timestamp(metadata: Option<&Obj<'_>>, key: &str) -> Result<Option<String>, Pr
         return Err(invalid(
             &metadata.path_of(key),
             format!("`{text}` is not an RFC 3339 timestamp"),
-        ));
+        )
+        .into());
     }
     Ok(Some(text.to_string()))
 }
@@ -173,14 +177,11 @@ fn read_v1(predicate: &Obj<'_>) -> Result<PredicateFields, ProvenanceError> {
     let build_type = definition.str("buildType")?.to_string();
     let external_parameters = definition.req("externalParameters")?;
     if !external_parameters.is_object() {
-        return Err(wrong_type(&definition.path_of("externalParameters"), "an object"));
+        return Err(wrong_type(&definition.path_of("externalParameters"), "an object").into());
     }
     let resolved_dependencies = definition.opt("resolvedDependencies").cloned();
     if resolved_dependencies.as_ref().is_some_and(|d| !d.is_array()) {
-        return Err(wrong_type(
-            &definition.path_of("resolvedDependencies"),
-            "an array",
-        ));
+        return Err(wrong_type(&definition.path_of("resolvedDependencies"), "an array").into());
     }
     let build = BuildDefinition::V1 {
         external_parameters: external_parameters.clone(),
@@ -223,7 +224,7 @@ fn read_v0_2(predicate: &Obj<'_>) -> Result<PredicateFields, ProvenanceError> {
     };
     let materials = predicate.opt("materials").cloned();
     if materials.as_ref().is_some_and(|m| !m.is_array()) {
-        return Err(wrong_type(&predicate.path_of("materials"), "an array"));
+        return Err(wrong_type(&predicate.path_of("materials"), "an array").into());
     }
     Ok(PredicateFields {
         build_type,

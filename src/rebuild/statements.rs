@@ -1,11 +1,22 @@
-//! The in-toto statements repro writes: SLSA v1 provenance (`repro build`), the rebuild
+//! The in-toto statements repro writes — SLSA v1 provenance (`repro build`), the rebuild
 //! attestation (`repro rebuild`, predicate [`REBUILD_PREDICATE_TYPE`]) and the SLSA
-//! Verification Summary. Their fields are documented in `docs/attestation.md`.
+//! Verification Summary — and their signing. Their fields are documented in
+//! `docs/attestation.md`.
 
-use serde_json::{Value, json};
+pub mod rebuild;
+pub mod slsa;
 
+use self::rebuild::{
+    Backend, BuilderImageUse, Excluded, ExcludedOutput, ImageUsed, ProvenanceRef, RebuildPredicate, Run,
+    SubjectResult, Verdicts,
+};
+use self::slsa::{
+    BuildDefinition, BuildMetadata, Builder, ExternalParameters, InternalParameters, RunDetails,
+    SlsaProvenance, SourceRef, VerificationSummary,
+};
 use super::{BuildRecord, RebuildReport};
-use crate::attest::STATEMENT_V1;
+use crate::attest::{self, AttestError, PrivateKey};
+use crate::intoto::{Envelope, ResourceDescriptor, Statement, digest};
 use crate::units::unix_time;
 
 /// The predicate type of repro's rebuild attestation (versioned: a breaking change makes v2).
@@ -40,184 +51,426 @@ pub fn policy_sha256() -> String {
 /// track, and custom values must not start with `SLSA_`).
 pub const VERIFIED_LEVEL: &str = "REPRO_REPRODUCIBLE";
 
-pub fn version() -> Value {
-    json!({ "repro": env!("CARGO_PKG_VERSION") })
-}
-
 /// SLSA v1 provenance for one `repro build`.
-pub fn provenance(b: &BuildRecord) -> Value {
-    let subjects: Vec<Value> = b
+pub fn provenance(b: &BuildRecord) -> Statement<SlsaProvenance> {
+    let subjects = b
         .subjects
         .iter()
-        .map(|(name, sha256)| json!({ "name": name, "digest": { "sha256": sha256 } }))
+        .map(|(name, sha256)| ResourceDescriptor::named(name, digest("sha256", sha256)))
         .collect();
-    json!({
-        "_type": STATEMENT_V1,
-        "subject": subjects,
-        "predicateType": SLSA_PROVENANCE_V1,
-        "predicate": {
-            "buildDefinition": {
-                "buildType": b.build.build_type,
-                "externalParameters": {
-                    "source": {
-                        "uri": b.source_uri,
-                        "digest": { "sha1": b.commit },
-                        "path": b.path,
+    let image = || ResourceDescriptor::at(&b.image_uri, digest("sha256", &b.image_sha256));
+    Statement::new(
+        subjects,
+        SlsaProvenance {
+            build_definition: BuildDefinition {
+                build_type: b.build.build_type.clone(),
+                external_parameters: ExternalParameters {
+                    source: SourceRef {
+                        uri: b.source_uri.clone(),
+                        digest: digest("sha1", &b.commit),
+                        path: b.path.clone(),
                     },
-                    "builderImage": {
-                        "uri": b.image_uri,
-                        "digest": { "sha256": b.image_sha256 },
-                    },
-                    "build": b.build,
-                    "sourceDateEpoch": b.source_date_epoch,
+                    builder_image: image(),
+                    build: b.build.clone(),
+                    source_date_epoch: b.source_date_epoch,
                 },
-                "internalParameters": {
-                    "backend": "docker",
-                    "run": b.run,
+                internal_parameters: InternalParameters {
+                    backend: "docker",
+                    run: b.run.clone(),
                 },
-                "resolvedDependencies": [
-                    { "uri": b.source_uri, "digest": { "gitCommit": b.commit } },
-                    { "uri": b.image_uri, "digest": { "sha256": b.image_sha256 } },
+                resolved_dependencies: vec![
+                    ResourceDescriptor::at(&b.source_uri, digest("gitCommit", &b.commit)),
+                    image(),
                 ],
             },
-            "runDetails": {
-                "builder": { "id": b.builder_id, "version": version() },
-                "metadata": {
-                    "invocationId": b.invocation_id,
-                    "startedOn": unix_time(b.started),
-                    "finishedOn": unix_time(b.finished),
+            run_details: RunDetails {
+                builder: Builder::repro(&b.builder_id),
+                metadata: BuildMetadata {
+                    invocation_id: b.invocation_id.clone(),
+                    started_on: unix_time(b.started),
+                    finished_on: unix_time(b.finished),
                 },
             },
         },
-    })
+    )
 }
 
-fn subjects(r: &RebuildReport) -> Vec<Value> {
+/// The published subjects a rebuild is about, with the digests the provenance records.
+fn subjects(r: &RebuildReport) -> Vec<ResourceDescriptor> {
     r.subjects
         .iter()
-        .map(|s| json!({ "name": s.name, "digest": s.recorded }))
+        .map(|s| ResourceDescriptor::named(&s.name, s.recorded.clone()))
         .collect()
 }
 
 /// The rebuild attestation: PASSED when both verdicts hold, else FAILED.
-pub fn rebuild_attestation(r: &RebuildReport, rebuilder_id: &str, finished: i64) -> Value {
-    let runs: Vec<Value> = r
+pub fn rebuild_attestation(
+    r: &RebuildReport,
+    rebuilder_id: &str,
+    finished: i64,
+) -> Statement<RebuildPredicate> {
+    let runs = r
         .check
         .runs
         .iter()
-        .map(|run| {
-            let digests: serde_json::Map<String, Value> = r
+        .map(|run| Run {
+            label: run.spec.label.clone(),
+            variations: run.spec.variations.clone(),
+            exit_code: run.exit_code,
+            outputs: r
                 .check
                 .artifacts
                 .iter()
                 .filter_map(|a| {
                     let d = a.sha256.get(&run.spec.label)?.as_ref()?;
-                    Some((a.path.clone(), json!({ "sha256": d })))
+                    Some((a.path.clone(), digest("sha256", d)))
                 })
-                .collect();
-            json!({
-                "label": run.spec.label,
-                "variations": run.spec.variations,
-                "exitCode": run.exit_code,
-                "outputs": digests,
-            })
+                .collect(),
         })
         .collect();
-    let subject_results: Vec<Value> = r
+    let subject_results = r
         .subjects
         .iter()
-        .map(|s| {
-            json!({
-                "name": s.name,
-                "recorded": s.recorded,
-                "rebuilt": s.rebuilt,
-                "artifact": s.artifact,
-                "matchedBy": s.matched_by,
-                "matches": s.matches,
-            })
+        .map(|s| SubjectResult {
+            name: s.name.clone(),
+            recorded: s.recorded.clone(),
+            rebuilt: s.rebuilt.clone(),
+            artifact: s.artifact.clone(),
+            matched_by: s.matched_by,
+            matches: s.matches,
         })
         .collect();
-    let excluded: Vec<Value> = r
+    let excluded = r
         .excluded
         .iter()
-        .map(|a| json!({ "path": a.path, "sha256": a.sha256, "reproducible": a.reproducible }))
+        .map(|a| ExcludedOutput {
+            path: a.path.clone(),
+            sha256: a.sha256.clone(),
+            reproducible: a.reproducible,
+        })
         .collect();
-    json!({
-        "_type": STATEMENT_V1,
-        "subject": subjects(r),
-        "predicateType": REBUILD_PREDICATE_TYPE,
-        "predicate": {
-            "rebuilder": { "id": rebuilder_id, "version": version() },
-            "verdict": r.result(),
-            "verdicts": {
-                "reproducibleAcrossRuns": r.reproducible_across_runs,
-                "matchesSubjects": r.matches_subjects,
+    Statement::new(
+        subjects(r),
+        RebuildPredicate {
+            rebuilder: Builder::repro(rebuilder_id),
+            verdict: r.result(),
+            verdicts: Verdicts {
+                reproducible_across_runs: r.reproducible_across_runs,
+                matches_subjects: r.matches_subjects,
             },
-            "provenance": {
-                "digest": { "sha256": r.provenance.file_sha256 },
-                "payloadDigest": { "sha256": r.provenance.payload_sha256 },
-                "predicateType": r.provenance.predicate_type,
-                "buildType": r.provenance.build_type,
-                "builderId": r.provenance.builder_id,
-                "signatureVerified": r.provenance.signature_keyid.is_some(),
+            provenance: ProvenanceRef {
+                digest: digest("sha256", &r.provenance.file_sha256),
+                payload_digest: digest("sha256", &r.provenance.payload_sha256),
+                predicate_type: r.provenance.predicate_type.clone(),
+                build_type: r.provenance.build_type.clone(),
+                builder_id: r.provenance.builder_id.clone(),
+                signature_verified: r.provenance.signature_keyid.is_some(),
             },
-            "source": {
-                "uri": r.recorded.source.uri,
-                "digest": { "sha1": r.recorded.source.sha1 },
-                "path": r.recorded.path,
+            source: SourceRef {
+                uri: r.recorded.source.uri.clone(),
+                digest: digest("sha1", &r.recorded.source.sha1),
+                path: r.recorded.path.clone(),
             },
-            "builderImage": {
-                "recorded": {
-                    "uri": r.recorded.builder_image.uri,
-                    "digest": { "sha256": r.recorded.builder_image.sha256 },
+            builder_image: BuilderImageUse {
+                recorded: ResourceDescriptor::at(
+                    &r.recorded.builder_image.uri,
+                    digest("sha256", &r.recorded.builder_image.sha256),
+                ),
+                used: ImageUsed {
+                    reference: r.check.image.reference.clone(),
+                    image_id: r.check.image.image_id.clone(),
                 },
-                "used": {
-                    "reference": r.check.image.reference,
-                    "imageId": r.check.image.image_id,
-                },
-                "substituted": r.image_substituted,
+                substituted: r.image_substituted,
             },
-            "sourceDateEpoch": r.check.source_date_epoch,
-            "variations": r.check.variations,
-            "backend": {
-                "name": r.check.backend,
-                "isolated": r.check.isolated,
-                "allowUnisolated": r.allow_unisolated,
+            source_date_epoch: r.check.source_date_epoch,
+            variations: r.check.variations.clone(),
+            backend: Backend {
+                name: r.check.backend.clone(),
+                isolated: r.check.isolated,
+                allow_unisolated: r.allow_unisolated,
             },
-            "runs": runs,
-            "subjects": subject_results,
-            "excluded": { "globs": r.exclude_globs, "outputs": excluded },
-            "timeFinished": unix_time(finished),
+            runs,
+            subjects: subject_results,
+            excluded: Excluded {
+                globs: r.exclude_globs.clone(),
+                outputs: excluded,
+            },
+            time_finished: unix_time(finished),
         },
-    })
+    )
 }
 
 /// The SLSA Verification Summary of a rebuild.
-pub fn vsa(r: &RebuildReport, verifier_id: &str, finished: i64, provenance_uri: &str) -> Value {
-    let passed = r.passed();
-    json!({
-        "_type": STATEMENT_V1,
-        "subject": subjects(r),
-        "predicateType": VSA_PREDICATE_TYPE,
-        "predicate": {
-            "verifier": { "id": verifier_id, "version": version() },
-            "timeVerified": unix_time(finished),
-            "resourceUri": r.recorded.source.uri,
-            "policy": { "uri": POLICY_URI, "digest": { "sha256": policy_sha256() } },
-            "inputAttestations": [{
-                "uri": provenance_uri,
-                "digest": { "sha256": r.provenance.file_sha256 },
-            }],
-            "verificationResult": r.result(),
-            "verifiedLevels": [if passed { VERIFIED_LEVEL } else { "FAILED" }],
-            "slsaVersion": "1.0",
+pub fn vsa(
+    r: &RebuildReport,
+    verifier_id: &str,
+    finished: i64,
+    provenance_uri: &str,
+) -> Statement<VerificationSummary> {
+    Statement::new(
+        subjects(r),
+        VerificationSummary {
+            verifier: Builder::repro(verifier_id),
+            time_verified: unix_time(finished),
+            resource_uri: r.recorded.source.uri.clone(),
+            policy: ResourceDescriptor::at(POLICY_URI, digest("sha256", policy_sha256())),
+            input_attestations: vec![ResourceDescriptor::at(
+                provenance_uri,
+                digest("sha256", &r.provenance.file_sha256),
+            )],
+            verification_result: r.result(),
+            verified_levels: vec![if r.passed() { VERIFIED_LEVEL } else { "FAILED" }],
+            slsa_version: "1.0",
         },
-    })
+    )
+}
+
+/// Signs the provenance of a `repro build` into a DSSE envelope.
+pub fn sign_provenance(b: &BuildRecord, key: &PrivateKey) -> Result<Envelope, AttestError> {
+    attest::sign_statement(&provenance(b).to_json().map_err(AttestError::Serialize)?, key)
+}
+
+/// What to sign after a rebuild, and with what.
+pub struct RebuildSigning<'a> {
+    pub key: &'a PrivateKey,
+    /// The id (a URI) the attestation and the VSA give the rebuilder.
+    pub rebuilder_id: &'a str,
+    /// The attestation as a DSSE envelope.
+    pub attestation: bool,
+    /// The attestation as a Sigstore bundle v0.3.
+    pub bundle: bool,
+    /// A VSA, naming the provenance it verified by this URI.
+    pub vsa_provenance_uri: Option<String>,
+    /// Sign a FAILED verdict too; without it a failed rebuild signs nothing.
+    pub attest_failure: bool,
+}
+
+/// The signed documents of a rebuild, as JSON text, each one asked for.
+#[derive(Debug, Default)]
+pub struct SignedRebuild {
+    pub attestation: Option<String>,
+    pub bundle: Option<String>,
+    pub vsa: Option<String>,
+}
+
+/// Signs what `signing` asks for, timestamped now; `None` when the rebuild FAILED and
+/// `attest_failure` is off.
+pub fn sign_rebuild(
+    r: &RebuildReport,
+    signing: &RebuildSigning<'_>,
+) -> Result<Option<SignedRebuild>, AttestError> {
+    if !r.passed() && !signing.attest_failure {
+        return Ok(None);
+    }
+    let finished = super::now();
+    let statement = rebuild_attestation(r, signing.rebuilder_id, finished)
+        .to_json()
+        .map_err(AttestError::Serialize)?;
+    let mut signed = SignedRebuild::default();
+    if signing.attestation {
+        signed.attestation = Some(attest::sign_statement(&statement, signing.key)?.to_json());
+    }
+    if signing.bundle {
+        signed.bundle = Some(attest::bundle::sign_bundle(&statement, signing.key)?);
+    }
+    if let Some(uri) = &signing.vsa_provenance_uri {
+        let vsa = vsa(r, signing.rebuilder_id, finished, uri)
+            .to_json()
+            .map_err(AttestError::Serialize)?;
+        signed.vsa = Some(attest::sign_statement(&vsa, signing.key)?.to_json());
+    }
+    Ok(Some(signed))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use serde_json::Value;
+
     use super::*;
+    use crate::provenance::{BuilderImage, GitSource};
+    use crate::rebuild::ProvenanceInfo;
+    use crate::rebuild::recorded::Recorded;
+    use crate::rebuild::subjects::{MatchedBy, SubjectMatch};
+    use crate::report::fixtures::{build_def, check_report};
+
+    fn rebuild_report(passed: bool) -> RebuildReport {
+        let check = check_report();
+        let digests = |d: &str| BTreeMap::from([("sha256".to_string(), d.repeat(64))]);
+        RebuildReport {
+            schema_version: 1,
+            reproducible_across_runs: passed,
+            matches_subjects: true,
+            provenance: ProvenanceInfo {
+                file_sha256: "1".repeat(64),
+                payload_sha256: "2".repeat(64),
+                predicate_type: "https://slsa.dev/provenance/v1".into(),
+                build_type: "https://slsa.dev/container-based-build/v0.1?draft".into(),
+                builder_id: None,
+                invocation_id: Some("inv-\"1\"".into()),
+                signature_keyid: passed.then(|| "k".repeat(64)),
+            },
+            recorded: Recorded {
+                rebuilder: "container-based".into(),
+                build_type: "https://slsa.dev/container-based-build/v0.1?draft".into(),
+                source: GitSource {
+                    uri: "git+https://example.com/r@refs/heads/main".into(),
+                    repository: "https://example.com/r".into(),
+                    git_ref: "refs/heads/main".into(),
+                    sha1: "3".repeat(40),
+                },
+                path: "sub dir".into(),
+                builder_image: BuilderImage {
+                    uri: format!("img@sha256:{}", "4".repeat(64)),
+                    name: "img".into(),
+                    sha256: "4".repeat(64),
+                },
+                build: build_def(),
+                source_date_epoch: None,
+                config_path: Some(".github/config.yml".into()),
+            },
+            checkout: PathBuf::from("/src"),
+            image_substituted: passed,
+            allow_unisolated: !passed,
+            subjects: vec![
+                SubjectMatch {
+                    name: "out/same.bin".into(),
+                    recorded: digests("f"),
+                    artifact: Some("out/same.bin".into()),
+                    rebuilt: digests("f"),
+                    matched_by: MatchedBy::Path,
+                    matches: true,
+                    problem: None,
+                },
+                SubjectMatch {
+                    name: "gone".into(),
+                    recorded: BTreeMap::from([
+                        ("sha512".to_string(), "5".repeat(128)),
+                        ("gitCommit".to_string(), "x".into()),
+                    ]),
+                    artifact: None,
+                    rebuilt: BTreeMap::new(),
+                    matched_by: MatchedBy::Unmatched,
+                    matches: false,
+                    problem: Some("no output".into()),
+                },
+            ],
+            exclude_globs: vec!["*.log".into()],
+            excluded: check.artifacts.iter().take(1).cloned().collect(),
+            notes: vec!["a note".into()],
+            check,
+        }
+    }
+
+    fn build_record() -> BuildRecord {
+        let report = check_report();
+        BuildRecord {
+            build: build_def(),
+            source_uri: "git+https://example.com/r@refs/heads/main".into(),
+            commit: "3".repeat(40),
+            path: String::new(),
+            image_uri: format!("img@sha256:{}", "4".repeat(64)),
+            image_sha256: "4".repeat(64),
+            source_date_epoch: 1_700_000_000,
+            subjects: vec![
+                ("out/a".into(), "6".repeat(64)),
+                ("out/<b>".into(), "7".repeat(64)),
+            ],
+            builder_id: DEFAULT_BUILDER_ID.into(),
+            invocation_id: "inv".into(),
+            started: 1_700_000_001,
+            finished: 1_700_000_002,
+            run: report.runs.first().map(|r| r.spec.clone()),
+            report,
+        }
+    }
+
+    /// What repro signs, byte for byte.
+    fn written() -> Vec<(&'static str, Vec<u8>)> {
+        vec![
+            ("provenance.json", provenance(&build_record()).to_json().unwrap()),
+            (
+                "rebuild-passed.json",
+                rebuild_attestation(&rebuild_report(true), DEFAULT_REBUILDER_ID, 1_700_000_003)
+                    .to_json()
+                    .unwrap(),
+            ),
+            (
+                "rebuild-failed.json",
+                rebuild_attestation(&rebuild_report(false), "https://me.example", 0)
+                    .to_json()
+                    .unwrap(),
+            ),
+            (
+                "vsa-passed.json",
+                vsa(
+                    &rebuild_report(true),
+                    DEFAULT_REBUILDER_ID,
+                    1_700_000_003,
+                    "p.json",
+                )
+                .to_json()
+                .unwrap(),
+            ),
+            (
+                "vsa-failed.json",
+                vsa(&rebuild_report(false), "https://me.example", 0, "(stdin)")
+                    .to_json()
+                    .unwrap(),
+            ),
+        ]
+    }
+
+    /// The statements are compact JSON with sorted keys; the golden files hold the same
+    /// documents pretty-printed (keys sorted too) so that a change shows in review. A change
+    /// here changes every statement repro signs: update `docs/attestation.md` with it.
+    #[test]
+    fn statements_are_written_as_the_golden_files_say() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/rebuild/statements/golden");
+        for (name, bytes) in written() {
+            let golden = std::fs::read_to_string(dir.join(name)).unwrap();
+            let golden: Value = serde_json::from_str(&golden).unwrap();
+            assert_eq!(String::from_utf8(bytes).unwrap(), golden.to_string(), "{name}");
+        }
+    }
+
+    #[test]
+    fn signing_follows_the_verdict_and_signs_what_is_asked() {
+        let key = PrivateKey::generate(crate::attest::Algorithm::EcdsaP256).unwrap();
+        let public = key.public_key();
+        let mut signing = RebuildSigning {
+            key: &key,
+            rebuilder_id: DEFAULT_REBUILDER_ID,
+            attestation: true,
+            bundle: true,
+            vsa_provenance_uri: Some("p.json".into()),
+            attest_failure: false,
+        };
+        assert!(sign_rebuild(&rebuild_report(false), &signing).unwrap().is_none());
+        signing.attest_failure = true;
+        let failed = sign_rebuild(&rebuild_report(false), &signing).unwrap().unwrap();
+        for text in [&failed.attestation, &failed.bundle, &failed.vsa] {
+            let verified = attest::verify_attestation(text.as_deref().unwrap().as_bytes(), &public).unwrap();
+            let result = &verified.statement["predicate"];
+            assert!(result["verdict"] == "FAILED" || result["verificationResult"] == "FAILED");
+        }
+        signing.bundle = false;
+        signing.vsa_provenance_uri = None;
+        let passed = sign_rebuild(&rebuild_report(true), &signing).unwrap().unwrap();
+        assert!(passed.bundle.is_none() && passed.vsa.is_none());
+        let verified = attest::verify_attestation(passed.attestation.unwrap().as_bytes(), &public).unwrap();
+        assert_eq!(verified.statement["predicate"]["verdict"], "PASSED");
+        assert_eq!(
+            verified.envelope.signatures[0].keyid,
+            Some(public.keyid().unwrap())
+        );
+
+        let envelope = sign_provenance(&build_record(), &key).unwrap();
+        assert_eq!(envelope.payload, provenance(&build_record()).to_json().unwrap());
+        envelope.verify(&public).unwrap();
+    }
 
     #[test]
     fn the_documented_policy_is_the_one_whose_digest_vsas_record() {

@@ -1,17 +1,18 @@
-//! Typed access to JSON object members, with errors that name the full field path.
+//! Typed access to the members of a JSON document, with errors that name the full field path;
+//! shared by the readers of the model and of the predicates inside it.
 
 use serde_json::{Map, Value};
 
-use super::ProvenanceError;
+use super::FormatError;
 
 /// A JSON object and where it sits in the document (`predicate.buildDefinition`).
-pub(super) struct Obj<'a> {
+pub(crate) struct Obj<'a> {
     map: &'a Map<String, Value>,
     path: String,
 }
 
 impl<'a> Obj<'a> {
-    pub(super) fn new(value: &'a Value, path: &str) -> Result<Self, ProvenanceError> {
+    pub(crate) fn new(value: &'a Value, path: &str) -> Result<Self, FormatError> {
         match value {
             Value::Object(map) => Ok(Self {
                 map,
@@ -22,7 +23,7 @@ impl<'a> Obj<'a> {
         }
     }
 
-    pub(super) fn path_of(&self, key: &str) -> String {
+    pub(crate) fn path_of(&self, key: &str) -> String {
         if self.path.is_empty() {
             key.to_string()
         } else {
@@ -31,27 +32,27 @@ impl<'a> Obj<'a> {
     }
 
     /// A member; `null` counts as absent, as producers write both.
-    pub(super) fn opt(&self, key: &str) -> Option<&'a Value> {
+    pub(crate) fn opt(&self, key: &str) -> Option<&'a Value> {
         self.map.get(key).filter(|v| !v.is_null())
     }
 
-    pub(super) fn has(&self, key: &str) -> bool {
+    pub(crate) fn has(&self, key: &str) -> bool {
         self.map.contains_key(key)
     }
 
-    pub(super) fn req(&self, key: &str) -> Result<&'a Value, ProvenanceError> {
-        self.opt(key).ok_or_else(|| ProvenanceError::Missing {
+    pub(crate) fn req(&self, key: &str) -> Result<&'a Value, FormatError> {
+        self.opt(key).ok_or_else(|| FormatError::Missing {
             field: self.path_of(key),
         })
     }
 
-    pub(super) fn str(&self, key: &str) -> Result<&'a str, ProvenanceError> {
+    pub(crate) fn str(&self, key: &str) -> Result<&'a str, FormatError> {
         self.req(key)?
             .as_str()
             .ok_or_else(|| wrong_type(&self.path_of(key), "a string"))
     }
 
-    pub(super) fn opt_str(&self, key: &str) -> Result<Option<&'a str>, ProvenanceError> {
+    pub(crate) fn opt_str(&self, key: &str) -> Result<Option<&'a str>, FormatError> {
         match self.opt(key) {
             None => Ok(None),
             Some(v) => v
@@ -61,39 +62,39 @@ impl<'a> Obj<'a> {
         }
     }
 
-    pub(super) fn obj(&self, key: &str) -> Result<Obj<'a>, ProvenanceError> {
+    pub(crate) fn obj(&self, key: &str) -> Result<Obj<'a>, FormatError> {
         Obj::new(self.req(key)?, &self.path_of(key))
     }
 
-    pub(super) fn opt_obj(&self, key: &str) -> Result<Option<Obj<'a>>, ProvenanceError> {
+    pub(crate) fn opt_obj(&self, key: &str) -> Result<Option<Obj<'a>>, FormatError> {
         self.opt(key).map(|v| Obj::new(v, &self.path_of(key))).transpose()
     }
 
-    pub(super) fn array(&self, key: &str) -> Result<&'a Vec<Value>, ProvenanceError> {
+    pub(crate) fn array(&self, key: &str) -> Result<&'a Vec<Value>, FormatError> {
         self.req(key)?
             .as_array()
             .ok_or_else(|| wrong_type(&self.path_of(key), "an array"))
     }
 
     /// The first of several spellings of one field that is present (`Command`/`command`).
-    pub(super) fn first_of(&self, keys: &[&'static str]) -> Option<&'static str> {
+    pub(crate) fn first_of(&self, keys: &[&'static str]) -> Option<&'static str> {
         keys.iter().copied().find(|k| self.opt(k).is_some())
     }
 
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&'a String, &'a Value)> + use<'a> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'a String, &'a Value)> + use<'a> {
         self.map.iter()
     }
 }
 
-pub(super) fn wrong_type(field: &str, expected: &'static str) -> ProvenanceError {
-    ProvenanceError::WrongType {
+pub(crate) fn wrong_type(field: &str, expected: &'static str) -> FormatError {
+    FormatError::WrongType {
         field: field.to_string(),
         expected,
     }
 }
 
-pub(super) fn invalid(field: &str, problem: impl Into<String>) -> ProvenanceError {
-    ProvenanceError::Invalid {
+pub(crate) fn invalid(field: &str, problem: impl Into<String>) -> FormatError {
+    FormatError::Invalid {
         field: field.to_string(),
         problem: problem.into(),
     }
@@ -101,7 +102,7 @@ pub(super) fn invalid(field: &str, problem: impl Into<String>) -> ProvenanceErro
 
 /// Hex digests of known lengths are checked and lowercased, since subjects match by digest;
 /// other algorithms are kept as written.
-pub(super) fn normalise_digest(algorithm: &str, value: &str, field: &str) -> Result<String, ProvenanceError> {
+pub(crate) fn normalise_digest(algorithm: &str, value: &str, field: &str) -> Result<String, FormatError> {
     let hex_len = match algorithm {
         // gitCommit is left out: SHA-256 repositories have 64-digit commits.
         "sha1" => Some(40),
