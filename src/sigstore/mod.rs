@@ -9,6 +9,7 @@
 //! regexp, and turns its answer into [`KeylessVerified`] and [`KeylessError`].
 
 mod claims;
+mod pep740;
 mod policy;
 mod trust;
 
@@ -16,6 +17,8 @@ mod trust;
 mod tests;
 
 use serde::{Deserialize as _, Serialize};
+use sigstore_verify::crypto::{parse_certificate_info, verify_signature};
+use sigstore_verify::types::DsseEnvelope;
 use sigstore_verify::types::bundle::VerificationMaterialContent;
 use sigstore_verify::types::{
     Artifact, ArtifactDigest as SigstoreDigest, Bundle, DigestBytes, HashAlgorithm, Sha256Hash,
@@ -23,7 +26,11 @@ use sigstore_verify::types::{
 };
 use sigstore_verify::{CertificateError, Error as SigstoreError, VerificationPolicy};
 
+/// The DSSE payload type of in-toto statements, the only one sigstore-verify binds.
+const INTOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+
 pub use claims::{CertificateIdentity, FIELDS as CERTIFICATE_FIELDS, IdentityKind, WorkflowClaims};
+pub use pep740::{is_pep740_attestation, pep740_to_bundle};
 pub use policy::{IdentityMatcher, IdentityPolicy, PolicyError};
 pub use trust::{TrustError, TrustedRoot};
 
@@ -68,16 +75,27 @@ impl std::fmt::Display for ArtifactDigest {
     }
 }
 
+impl Serialize for ArtifactDigest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 fn sha512_digest(bytes: &[u8; 64]) -> Result<SigstoreDigest, KeylessError> {
     SigstoreDigest::new(HashAlgorithm::Sha2512, DigestBytes::new(bytes.to_vec()))
         .map_err(|e| KeylessError::Malformed(e.to_string()))
 }
 
-/// What the verified signature covers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the verified signature covers. In JSON, the payload itself is left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum VerifiedContent {
     /// A DSSE envelope: its exact payload bytes and payload type, signed over the PAE.
-    Dsse { payload_type: String, payload: Vec<u8> },
+    Dsse {
+        payload_type: String,
+        #[serde(skip)]
+        payload: Vec<u8>,
+    },
     /// A message signature over the artifact with this digest.
     Message { digest: ArtifactDigest },
 }
@@ -153,8 +171,10 @@ impl Check {
     }
 }
 
-/// A keyless bundle that verified: what was signed, by whom, when, and what was checked.
-#[derive(Debug, Clone)]
+/// A keyless bundle that verified: what was signed, by whom, when, and what was checked. Its
+/// JSON form (for reports and `signatureVerified`) leaves the payload out.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct KeylessVerified {
     /// The bundle's media type, e.g. `application/vnd.dev.sigstore.bundle.v0.3+json`.
     pub media_type: String,
@@ -182,6 +202,8 @@ impl KeylessVerified {
 pub enum KeylessError {
     #[error("not a Sigstore bundle: {0}")]
     Malformed(String),
+    #[error("the verifier did not make every check repro requires ({0})")]
+    Incomplete(&'static str),
     #[error(
         "the bundle is signed with a public key (hint {hint:?}), not a Fulcio certificate: \
          verify it with --key"
@@ -242,6 +264,7 @@ impl KeylessError {
                 | KeylessError::NoCertificateAuthority
                 | KeylessError::DigestRequired
                 | KeylessError::Unsupported(_)
+                | KeylessError::Incomplete(_)
         )
     }
 
@@ -322,10 +345,16 @@ pub fn verify_bundle(
         return Err(KeylessError::NoCertificateAuthority);
     }
     let bound = match (&bundle.content, artifact) {
-        (_, Some(digest)) => digest.to_sigstore()?,
-        (SignatureContent::DsseEnvelope(envelope), None) => statement_subject(envelope)?,
+        (SignatureContent::DsseEnvelope(envelope), given) => {
+            let statement = read_statement(bundle, envelope)?;
+            match given {
+                Some(digest) => digest.to_sigstore()?,
+                None => subject_digest(&statement)?,
+            }
+        }
+        (SignatureContent::MessageSignature(_), Some(digest)) => digest.to_sigstore()?,
         (SignatureContent::MessageSignature(_), None) => return Err(KeylessError::DigestRequired),
-        (_, None) => return Err(unknown_content()),
+        _ => return Err(unknown_content()),
     };
 
     // The exact identity is matched by sigstore-verify; a regexp after it verified everything
@@ -340,14 +369,16 @@ pub fn verify_bundle(
         .map_err(KeylessError::from_sigstore)?;
 
     // Defence in depth: never report success unless every check we name really ran.
-    if !(result.certificate_verified()
-        && result.sct_verified()
-        && result.tlog_verified()
-        && result.identity_policy_checked())
-    {
-        return Err(KeylessError::Malformed(
-            "the verifier skipped a check repro requires".into(),
-        ));
+    for (ran, check) in [
+        (result.certificate_verified(), "certificate chain"),
+        (result.sct_verified(), "certificate transparency"),
+        (result.tlog_verified(), "transparency log"),
+        (result.identity_policy_checked(), "issuer"),
+        (!result.verified_timestamps().is_empty(), "signing time"),
+    ] {
+        if !ran {
+            return Err(KeylessError::Incomplete(check));
+        }
     }
     let certificate = result
         .certificate()
@@ -422,11 +453,7 @@ fn unknown_content() -> KeylessError {
 
 /// A digest the statement itself names, so that sigstore-verify's subject binding (which it
 /// always makes for DSSE) holds without an artifact: the caller checks the subjects.
-fn statement_subject(
-    envelope: &sigstore_verify::types::DsseEnvelope,
-) -> Result<SigstoreDigest, KeylessError> {
-    let statement: Statement = serde_json::from_slice(envelope.payload.as_bytes())
-        .map_err(|e| KeylessError::Malformed(format!("the payload is not an in-toto statement: {e}")))?;
+fn subject_digest(statement: &Statement) -> Result<SigstoreDigest, KeylessError> {
     let first_sha256 = statement.subject.iter().find_map(|s| s.digest.sha256);
     if let Some(hash) = first_sha256 {
         return Ok(SigstoreDigest::sha256(hash));
@@ -437,6 +464,41 @@ fn statement_subject(
         None => Err(KeylessError::Malformed(
             "the statement has no subject with a sha256 or sha512 digest".into(),
         )),
+    }
+}
+
+/// The in-toto statement of a DSSE bundle, which sigstore-verify needs to bind the envelope to
+/// an artifact.
+fn read_statement(bundle: &Bundle, envelope: &DsseEnvelope) -> Result<Statement, KeylessError> {
+    if envelope.payload_type != INTOTO_PAYLOAD_TYPE {
+        let reason = format!(
+            "payloadType is {:?}, not an in-toto statement ({INTOTO_PAYLOAD_TYPE})",
+            envelope.payload_type
+        );
+        return Err(unreadable_payload(bundle, envelope, reason));
+    }
+    serde_json::from_slice(envelope.payload.as_bytes()).map_err(|e| {
+        let reason = format!("the payload is not an in-toto statement: {e}");
+        unreadable_payload(bundle, envelope, reason)
+    })
+}
+
+/// The error for a payload that cannot be read as a statement. A changed byte can make any
+/// payload unreadable, and a tampered bundle must be a negative verdict (exit 1) rather than
+/// unusable input (exit 2), so the certificate key's signature over it decides which it is.
+/// This only classifies a failure; nothing passes on it.
+fn unreadable_payload(bundle: &Bundle, envelope: &DsseEnvelope, reason: String) -> KeylessError {
+    let signed = bundle
+        .signing_certificate()
+        .and_then(|certificate| parse_certificate_info(certificate).ok())
+        .is_some_and(|info| {
+            let scheme = info.key_algorithm.default_signing_scheme();
+            verify_signature(&info.public_key, &envelope.pae(), &envelope.signature.sig, scheme).is_ok()
+        });
+    if signed {
+        KeylessError::Malformed(reason)
+    } else {
+        KeylessError::SignatureInvalid(SigstoreError::SignatureInvalid(reason))
     }
 }
 

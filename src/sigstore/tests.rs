@@ -140,6 +140,19 @@ const NPM: &str = "npm/gha/provenance-npm-test-cli-v1-prega.tgz.json";
 const NPM_IDENTITY: &str =
     "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main";
 
+/// slsa-github-generator's Go builder v2.1.0: a v0.3 bundle with a `dsse` entry.
+fn go_builder(dir: &std::path::Path) -> (Vec<u8>, String) {
+    let path = format!("{VERIFIER_DATA}gha_go/v2.1.0/binary-linux-amd64-workflow_dispatch.intoto.jsonl");
+    (read(dir, &path), generator("builder_go_slsa3.yml", "v2.1.0"))
+}
+
+fn verified_go_builder(dir: &std::path::Path) -> (KeylessVerified, String) {
+    let (bytes, identity) = go_builder(dir);
+    let root = root(dir, PUBLIC_GOOD);
+    let verified = verify_bundle_json(&bytes, &root, &policy(&identity, GITHUB), None).unwrap();
+    (verified, identity)
+}
+
 fn fixtures() -> Option<PathBuf> {
     let dir = std::env::var_os("REPRO_SHARED_FIXTURES")
         .map(PathBuf::from)
@@ -235,15 +248,7 @@ fn real_keyless_bundles_verify_with_their_identity_and_issuer() {
 #[test]
 fn workflow_claims_are_read_from_the_certificate() {
     let Some(dir) = fixtures() else { return };
-    let path = format!("{VERIFIER_DATA}gha_go/v2.1.0/binary-linux-amd64-workflow_dispatch.intoto.jsonl");
-    let identity = generator("builder_go_slsa3.yml", "v2.1.0");
-    let verified = verify_bundle_json(
-        &read(&dir, &path),
-        &root(&dir, PUBLIC_GOOD),
-        &policy(&identity, GITHUB),
-        None,
-    )
-    .unwrap();
+    let (verified, identity) = verified_go_builder(&dir);
     let certificate = &verified.certificate;
     assert_eq!(certificate.identity_kind, IdentityKind::Uri);
     let statement: Value = match &verified.content {
@@ -337,8 +342,7 @@ fn a_wrong_issuer_is_rejected() {
 fn an_identity_regexp_must_match_the_whole_identity() {
     let Some(dir) = fixtures() else { return };
     let root = root(&dir, PUBLIC_GOOD);
-    let path = format!("{VERIFIER_DATA}gha_go/v2.1.0/binary-linux-amd64-workflow_dispatch.intoto.jsonl");
-    let bytes = read(&dir, &path);
+    let (bytes, _) = go_builder(&dir);
     let regexp = |pattern: &str| IdentityPolicy::from_options(None, Some(pattern), Some(GITHUB)).unwrap();
     let anchored = regexp(
         r"https://github\.com/slsa-framework/slsa-github-generator/\.github/workflows/builder_go_slsa3\.yml@refs/tags/v\d+\.\d+\.\d+",
@@ -373,34 +377,22 @@ fn a_changed_payload_byte_is_rejected() {
     let Some(dir) = fixtures() else { return };
     for case in cases() {
         let root = root(&dir, case.root);
-        let mut bundle: Value = serde_json::from_slice(&read(&dir, case.path)).unwrap();
-        // A byte inside the predicate, where a changed value still parses as a statement.
-        let middle = payload_of(&bundle).len() / 2;
-        with_payload_byte_changed(&mut bundle, middle);
-        let err = verify_bundle_value(&bundle, &root, &policy(case.identity, case.issuer), None).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                KeylessError::SignatureInvalid(_) | KeylessError::Malformed(_)
-            ),
-            "{}: {err:?}",
-            case.path
-        );
-        if matches!(err, KeylessError::SignatureInvalid(_)) {
+        let policy = policy(case.identity, case.issuer);
+        let length = payload_of(&serde_json::from_slice(&read(&dir, case.path)).unwrap()).len();
+        // In the predicate, where the statement still parses; at its start, where it no longer
+        // parses; and the last byte. Each is tampering (exit 1), never unreadable input.
+        for at in [length / 2, 0, length - 1] {
+            let mut bundle: Value = serde_json::from_slice(&read(&dir, case.path)).unwrap();
+            with_payload_byte_changed(&mut bundle, at);
+            let err = verify_bundle_value(&bundle, &root, &policy, None).unwrap_err();
+            assert!(
+                matches!(err, KeylessError::SignatureInvalid(_)),
+                "{} byte {at}: {err:?}",
+                case.path
+            );
             assert!(err.is_invalid());
         }
     }
-    // And one whose change surely keeps it a statement: a letter of the predicate type.
-    let path = format!("{VERIFIER_DATA}gha_go/v2.1.0/binary-linux-amd64-workflow_dispatch.intoto.jsonl");
-    let mut bundle: Value = serde_json::from_slice(&read(&dir, &path)).unwrap();
-    let text = String::from_utf8(payload_of(&bundle)).unwrap();
-    let at = text.find("slsa.dev").unwrap();
-    with_payload_byte_changed(&mut bundle, at);
-    let identity = generator("builder_go_slsa3.yml", "v2.1.0");
-    let root = root(&dir, PUBLIC_GOOD);
-    let err = verify_bundle_value(&bundle, &root, &policy(&identity, GITHUB), None).unwrap_err();
-    assert!(matches!(err, KeylessError::SignatureInvalid(_)), "{err:?}");
-    assert!(err.is_invalid());
 }
 
 #[test]
@@ -441,9 +433,7 @@ fn a_certificate_from_another_root_is_rejected() {
 fn an_artifact_digest_must_be_a_subject() {
     let Some(dir) = fixtures() else { return };
     let root = root(&dir, PUBLIC_GOOD);
-    let path = format!("{VERIFIER_DATA}gha_go/v2.1.0/binary-linux-amd64-workflow_dispatch.intoto.jsonl");
-    let bytes = read(&dir, &path);
-    let identity = generator("builder_go_slsa3.yml", "v2.1.0");
+    let (bytes, identity) = go_builder(&dir);
     let bundle: Value = serde_json::from_slice(&bytes).unwrap();
     let statement: Value = serde_json::from_slice(&payload_of(&bundle)).unwrap();
     let subject = statement["subject"][0]["digest"]["sha256"].as_str().unwrap();
@@ -477,6 +467,79 @@ fn npm_provenance_verifies_keyless_and_its_keyed_bundle_is_refused() {
     assert!(matches!(err, KeylessError::NotKeyless { .. }), "{err:?}");
     assert!(!err.is_invalid());
     assert!(err.to_string().contains("--key"));
+}
+
+#[test]
+fn a_pep740_attestation_verifies_as_the_bundle_it_stands_for() {
+    let Some(dir) = fixtures() else { return };
+    let assets = "provenance/trailofbits+pypi-attestations/test/assets/rfc8785-0.1.2-py3-none-any.whl";
+    let attestation: Value = serde_json::from_slice(&read(&dir, &format!("{assets}.attestation"))).unwrap();
+    assert!(is_pep740_attestation(&attestation));
+    let bundle = pep740_to_bundle(&attestation).unwrap();
+    let root = root(&dir, STAGING);
+    let verified = verify_bundle_value(
+        &bundle,
+        &root,
+        &policy("william@yossarian.net", GITHUB_LOGIN),
+        None,
+    )
+    .unwrap();
+    let sigstore: Value = serde_json::from_slice(&read(&dir, &format!("{assets}.sigstore"))).unwrap();
+    let VerifiedContent::Dsse { payload, .. } = &verified.content else {
+        panic!("not DSSE")
+    };
+    assert_eq!(*payload, payload_of(&sigstore));
+    let statement: Value = serde_json::from_slice(payload).unwrap();
+    assert_eq!(statement["subject"][0]["name"], "rfc8785-0.1.2-py3-none-any.whl");
+    // The wheel's digest, as PyPI serves it, is the subject.
+    let wheel = ArtifactDigest::parse(statement["subject"][0]["digest"]["sha256"].as_str().unwrap()).unwrap();
+    verify_bundle_value(
+        &bundle,
+        &root,
+        &policy("william@yossarian.net", GITHUB_LOGIN),
+        Some(&wheel),
+    )
+    .unwrap();
+    let err =
+        verify_bundle_value(&bundle, &root, &policy("mallory@example.com", GITHUB_LOGIN), None).unwrap_err();
+    assert!(matches!(err, KeylessError::IdentityMismatch { .. }), "{err:?}");
+    let mut tampered = attestation.clone();
+    let mut statement_bytes = payload.clone();
+    let middle = statement_bytes.len() / 2;
+    statement_bytes[middle] ^= 1;
+    tampered["envelope"]["statement"] = Value::String(STANDARD.encode(statement_bytes));
+    let err = verify_bundle_value(
+        &pep740_to_bundle(&tampered).unwrap(),
+        &root,
+        &policy("william@yossarian.net", GITHUB_LOGIN),
+        None,
+    )
+    .unwrap_err();
+    assert!(matches!(err, KeylessError::SignatureInvalid(_)), "{err:?}");
+}
+
+#[test]
+fn the_result_serialises_without_the_payload() {
+    let Some(dir) = fixtures() else { return };
+    let (verified, identity) = verified_go_builder(&dir);
+    let json = serde_json::to_value(&verified).unwrap();
+    assert_eq!(json["mediaType"], "application/vnd.dev.sigstore.bundle.v0.3+json");
+    assert_eq!(
+        json["content"]["dsse"],
+        serde_json::json!({"payloadType": "application/vnd.in-toto+json"})
+    );
+    assert_eq!(json["certificate"]["identity"], identity.as_str());
+    assert_eq!(json["signingTimes"][0]["source"], "transparency-log");
+    assert_eq!(json["logEntries"], serde_json::json!(["dsse 0.0.1"]));
+    let checks: Vec<&str> = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let names: Vec<&str> = verified.checks.iter().map(Check::name).collect();
+    assert_eq!(checks, names);
+    assert!(checks.contains(&"certificate-chain") && checks.contains(&"log-entry-matches-bundle"));
 }
 
 #[test]
@@ -666,6 +729,7 @@ proptest! {
         let mut bundle: Value = serde_json::from_slice(&read(&dir, case.path)).unwrap();
         with_payload_byte_changed(&mut bundle, at);
         let root = root(&dir, case.root);
-        prop_assert!(verify_bundle_value(&bundle, &root, &policy(case.identity, case.issuer), None).is_err());
+        let err = verify_bundle_value(&bundle, &root, &policy(case.identity, case.issuer), None);
+        prop_assert!(matches!(err, Err(KeylessError::SignatureInvalid(_))), "{:?}", err);
     }
 }
