@@ -14,4 +14,5 @@ pub mod rebuild;
 pub mod recipe;
 pub mod report;
 pub mod runner;
+pub mod sigstore;
 pub mod units;
