@@ -391,6 +391,37 @@ mod tests {
     }
 
     #[test]
+    fn hash1_matches_go_for_a_module_zip() {
+        // `go mod tidy` (Go 1.24, trixie) against a file:// GOPROXY serving this module wrote:
+        //   example.org/greet v1.0.0 h1:3f9Ipi41slKLY2VsLI+eSRCclFU+AQoIo8JXByvf+n8=
+        //   example.org/greet v1.0.0/go.mod h1:BZd+xb2rt/BaLCv17W4QQ35BDRwGHqQYJ1/FakMcFyE=
+        let dir = tempfile::tempdir().unwrap();
+        let go_mod = "module example.org/greet\n\ngo 1.21\n";
+        let zip = cache(
+            dir.path(),
+            "example.org/greet",
+            "v1.0.0",
+            &[
+                ("go.mod", go_mod),
+                (
+                    "greet.go",
+                    "package greet\n\nfunc Hello() string { return \"hello\" }\n",
+                ),
+            ],
+        );
+        assert_eq!(
+            zip_hash1(&zip).unwrap(),
+            "h1:3f9Ipi41slKLY2VsLI+eSRCclFU+AQoIo8JXByvf+n8="
+        );
+        let mod_path = dir.path().join("greet.mod");
+        fs::write(&mod_path, go_mod).unwrap();
+        assert_eq!(
+            go_mod_hash1(&mod_path).unwrap(),
+            "h1:BZd+xb2rt/BaLCv17W4QQ35BDRwGHqQYJ1/FakMcFyE="
+        );
+    }
+
+    #[test]
     fn hostile_zips_are_errors_not_panics() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.zip");
