@@ -6,6 +6,7 @@ pub mod attest;
 pub mod check;
 pub mod cli;
 pub mod compare;
+pub mod deps;
 pub mod diagnose;
 pub mod intoto;
 pub mod plan;
