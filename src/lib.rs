@@ -7,6 +7,8 @@ pub mod check;
 pub mod cli;
 pub mod compare;
 pub mod diagnose;
+pub mod engine;
+pub mod image;
 pub mod plan;
 pub mod provenance;
 pub mod rebuild;

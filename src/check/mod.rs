@@ -15,12 +15,12 @@ use collect::{CollectInput, collect};
 
 use crate::artifacts::{self, Artifact};
 use crate::compare::{self, Engine, Node, Registry};
+use crate::image::{self, ImageRef, PinnedImage, Progress};
 use crate::plan::source::{self, EpochOrigin};
 use crate::plan::{Plan, RunSpec, Variation};
 use crate::recipe::{self, BuildDef};
 use crate::runner::RunResult;
 use crate::runner::docker::{self, DockerError, RunRequest};
-use crate::runner::image::{self, ImageRef, PinnedImage, Progress};
 use crate::runner::local;
 
 /// What the user asked for.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 
-use crate::runner::image::{
+use crate::image::{
     Cache, ExportFormat, ImageError, ImageRecord, ImageStore, ListedImage, PinnedImage, Progress, Recipe,
 };
 

@@ -142,7 +142,7 @@ pub fn run_builds<T, F>(
     verbose: bool,
     make: impl FnOnce(
         Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
-        std::sync::Arc<dyn crate::runner::image::Progress>,
+        std::sync::Arc<dyn crate::image::Progress>,
     ) -> F,
 ) -> anyhow::Result<Option<T>>
 where

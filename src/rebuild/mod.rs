@@ -15,9 +15,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::check::{self, ArtifactReport, CheckError, CheckOptions, CheckReport, Verdict};
+use crate::image::Progress;
 use crate::provenance::{Provenance, ProvenanceError};
 use crate::recipe::{self, BuildDef};
-use crate::runner::image::Progress;
 pub use git::Checkout;
 pub use recorded::Recorded;
 pub use subjects::{MatchedBy, SubjectMatch};
@@ -339,10 +339,10 @@ pub async fn build(
         .strip_prefix("sha256:")
         .unwrap_or(&report.image.image_id)
         .to_string();
-    let name = match crate::runner::image::ImageRef::parse(&report.image.reference, true) {
-        Ok(crate::runner::image::ImageRef::Builder(n)) => format!("repro/{n}"),
-        Ok(crate::runner::image::ImageRef::Digest { name: Some(n), .. })
-        | Ok(crate::runner::image::ImageRef::Unpinned(n)) => n,
+    let name = match crate::image::ImageRef::parse(&report.image.reference, true) {
+        Ok(crate::image::ImageRef::Builder(n)) => format!("repro/{n}"),
+        Ok(crate::image::ImageRef::Digest { name: Some(n), .. })
+        | Ok(crate::image::ImageRef::Unpinned(n)) => n,
         _ => "image".to_string(),
     };
     let subjects = report

@@ -70,27 +70,19 @@ impl DockerError {
 
 /// Where the engine is expected, for messages: `DOCKER_HOST` or the default socket.
 pub fn endpoint() -> String {
-    super::image::docker_host()
+    crate::engine::docker_host()
 }
 
 /// Connects to the engine named by `DOCKER_HOST` (any form) or the local socket, settles on
 /// an API version both sides speak, and checks that it answers.
 pub async fn connect() -> Result<Docker, DockerError> {
-    let docker = super::image::connect().await.map_err(|e| match e {
-        super::image::ImageError::EngineUnreachable { source, .. } => DockerError::Unreachable {
-            endpoint: endpoint(),
-            source,
-        },
-        other => DockerError::Io {
-            context: format!("connecting to the Docker engine at {}", endpoint()),
-            source: std::io::Error::other(other.to_string()),
-        },
-    })?;
-    docker.ping().await.map_err(|source| DockerError::Unreachable {
-        endpoint: endpoint(),
-        source,
-    })?;
-    Ok(docker)
+    let unreachable = |e: crate::engine::Unreachable| DockerError::Unreachable {
+        endpoint: e.endpoint,
+        source: e.source,
+    };
+    let engine = crate::engine::Engine::connect().await.map_err(unreachable)?;
+    engine.ping().await.map_err(unreachable)?;
+    Ok(engine.docker().clone())
 }
 
 /// Containers alive in this process, force-removed on SIGINT/SIGTERM.

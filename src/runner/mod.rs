@@ -1,9 +1,7 @@
-//! Runners: where builds execute. The pinned builder images (`image`), the Docker backend
-//! (`docker`, through bollard), the local backend (`local`: plain processes, unisolated) and
-//! what a run is given (`workspace`).
+//! Runners: where builds execute. The Docker backend (`docker`, through bollard), the local
+//! backend (`local`: plain processes, unisolated) and what a run is given (`workspace`).
 
 pub mod docker;
-pub mod image;
 pub mod local;
 pub mod workspace;
 
