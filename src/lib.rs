@@ -15,4 +15,5 @@ pub mod rebuild;
 pub mod recipe;
 pub mod report;
 pub mod runner;
+pub mod source;
 pub mod units;

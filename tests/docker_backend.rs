@@ -3,10 +3,11 @@
 
 mod common;
 
-use repro::plan::{Plan, select, source};
+use repro::plan::{Plan, select};
 use repro::recipe::parse_project;
 use repro::runner::docker::{self, DockerBackend};
 use repro::runner::{Backend, RunRequest};
+use repro::source;
 
 async fn image_id(d: &bollard::Docker) -> String {
     common::builder_image(d, "default").await

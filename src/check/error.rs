@@ -2,7 +2,7 @@
 
 use crate::plan::CONTROL;
 use crate::runner::RunError;
-use crate::{artifacts, plan::source, recipe};
+use crate::{artifacts, recipe, source};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {

@@ -278,9 +278,8 @@ mod tests {
     use futures_util::future::BoxFuture;
 
     use super::super::{CheckOptions, CheckReport, Target, prepare};
-    use crate::image::Progress;
     use crate::plan::{Plan, Variation};
-    use crate::runner::{Backend, ImageInfo, RunError, RunRequest, RunResult};
+    use crate::runner::{Backend, ImageInfo, Progress, RunError, RunRequest, RunResult};
 
     type Rule = Box<dyn Fn(&BTreeSet<Variation>, u64) -> Vec<(&'static str, String)> + Send + Sync>;
 
@@ -381,7 +380,7 @@ mod tests {
             ..CheckOptions::new(d.path().to_path_buf())
         };
         let target = Target::project(&opts).unwrap();
-        let silent: Arc<dyn Progress> = Arc::new(crate::image::Silent);
+        let silent: Arc<dyn Progress> = Arc::new(crate::runner::Silent);
         let prepared = prepare(&opts, target, backend, silent).await.unwrap();
         prepared.check().await.unwrap()
     }

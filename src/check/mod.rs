@@ -28,9 +28,8 @@ pub use model::{
 pub use prepare::{Prepared, Target, prepare};
 pub use run::FinishedRun;
 
-use crate::image::Progress;
 use crate::plan::{RunSpec, Variation};
-use crate::runner::{Backend, LogLines};
+use crate::runner::{Backend, LogLines, Progress};
 
 /// What the user asked for, as the command line gives it. What a check derives from these is
 /// in [`Target`] and [`Prepared`].

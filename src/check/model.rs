@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::compare::Node;
-use crate::plan::source::EpochOrigin;
 use crate::plan::{RunSpec, Variation};
 use crate::recipe::BuildDef;
 use crate::runner::ImageInfo;
+use crate::source::EpochOrigin;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use super::run::Runner;
 use super::{CheckError, CheckOptions};
-use crate::image::Progress;
 use crate::plan::Plan;
-use crate::plan::source::{self, EpochOrigin};
 use crate::recipe::{self, BuildDef};
-use crate::runner::{Backend, ImageInfo};
+use crate::runner::{Backend, ImageInfo, Progress};
+use crate::source::{self, EpochOrigin};
 
 /// What a check builds: the project's own build (its repro.toml, or a recipe chosen from what
 /// it contains) or a recorded one, with the user's overrides applied.

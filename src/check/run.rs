@@ -6,10 +6,9 @@ use std::sync::Arc;
 
 use super::CheckError;
 use super::prepare::Work;
-use crate::image::Progress;
 use crate::plan::RunSpec;
-use crate::plan::source::{self, SourceEntry};
-use crate::runner::{Backend, LogLines, RunRequest, RunResult};
+use crate::runner::{Backend, LogLines, Progress, RunRequest, RunResult};
+use crate::source::{self, SourceEntry};
 
 /// One finished run: its spec, its directory (`outputs/` is unpacked there) and what it did.
 #[derive(Debug, Clone)]

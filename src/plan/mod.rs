@@ -3,7 +3,6 @@
 //! Run A is the control, run B varies everything that is on, runs 3..N vary again with fresh
 //! values; culprit-isolation probes switch on any subset with run B's values.
 
-pub mod source;
 pub mod variation;
 
 use std::collections::{BTreeMap, BTreeSet};

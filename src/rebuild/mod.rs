@@ -3,7 +3,6 @@
 //! provenance. Signing is the caller's (`cli`), from the report and statements made here; the
 //! private key never reaches this module, and so never reaches a build.
 
-pub mod git;
 pub mod recorded;
 pub mod statements;
 pub mod subjects;
@@ -20,7 +19,8 @@ use crate::plan::CONTROL;
 use crate::provenance::{Provenance, ProvenanceError};
 use crate::recipe::{self, BuildDef};
 use crate::runner::{Backend, RunError};
-pub use git::Checkout;
+pub use crate::source::Checkout;
+use crate::source::CheckoutError;
 pub use recorded::Recorded;
 pub use subjects::{MatchedBy, SubjectMatch};
 
@@ -47,6 +47,15 @@ pub enum RebuildError {
     ImageMissing { uri: String },
     #[error(transparent)]
     Check(#[from] CheckError),
+}
+
+impl From<CheckoutError> for RebuildError {
+    fn from(e: CheckoutError) -> Self {
+        RebuildError::Source {
+            message: e.message,
+            hint: e.hint,
+        }
+    }
 }
 
 impl RebuildError {

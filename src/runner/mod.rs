@@ -17,12 +17,14 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
+/// Long steps (loading or building an image) report progress through this.
+pub use crate::image::{Progress, Silent};
 pub use outputs::{OutputsError, with_member};
 pub use resolve::ImageInfo;
 
-use crate::image::{ImageError, ImageRefError, Progress};
-use crate::plan::source::SourceError;
+use crate::image::{ImageError, ImageRefError};
 use crate::plan::{Plan, RunSpec, Variation};
+use crate::source::SourceError;
 
 /// Lines of a failed build's log kept for messages.
 pub const LOG_TAIL_LINES: usize = 40;
