@@ -3,9 +3,11 @@
 
 mod common;
 
-use repro::plan::{Plan, select, source};
+use repro::plan::{Plan, select};
 use repro::recipe::parse_project;
-use repro::runner::docker;
+use repro::runner::docker::{self, DockerBackend};
+use repro::runner::{Backend, RunRequest};
+use repro::source;
 
 async fn image_id(d: &bollard::Docker) -> String {
     common::builder_image(d, "default").await
@@ -47,26 +49,26 @@ async fn a_run_applies_its_spec_and_returns_outputs() {
             std::fs::File::create(&tar).unwrap(),
         )
         .unwrap();
-        let r = docker::run(
-            &d,
-            docker::RunRequest {
-                spec,
-                image: &image,
-                source_tar: &tar,
-                output_globs: &p.build.outputs,
-                check_id: &format!("t{}", std::process::id()),
-                work: work.path(),
+        let r = DockerBackend::new()
+            .run(RunRequest {
+                spec: spec.clone(),
+                image: image.clone(),
+                source_tar: tar.clone(),
+                output_globs: p.build.outputs.clone(),
+                mounts: Vec::new(),
+                check_id: format!("t{}", std::process::id()),
+                work: work.path().to_path_buf(),
                 log_lines: None,
-            },
-        )
-        .await
-        .expect("run");
+            })
+            .await
+            .expect("run");
         assert_eq!(r.exit_code, 0, "{:?}", r.log_tail);
-        let archive = std::fs::File::open(r.outputs_archive.unwrap()).unwrap();
-        let outs = repro::artifacts::with_member(archive, "outputs.tar", |inner| {
-            repro::artifacts::unpack(inner, &work.path().join("o"), &globset::GlobSet::empty())
-        })
-        .unwrap();
+        let outs = r
+            .with_outputs(|inner| {
+                repro::artifacts::unpack(inner, &work.path().join("o"), &globset::GlobSet::empty())
+            })
+            .unwrap()
+            .unwrap();
         let facts = std::fs::read_to_string(work.path().join("o/out/facts")).unwrap();
         let lines: Vec<&str> = facts.lines().collect();
         assert_eq!(lines[0], spec.user.uid.to_string(), "{facts}");
@@ -121,20 +123,19 @@ async fn failures_and_timeouts_leave_no_container() {
         )
         .unwrap();
         let started = std::time::Instant::now();
-        let r = docker::run(
-            &d,
-            docker::RunRequest {
-                spec: &p.runs[0],
-                image: &image,
-                source_tar: &tar,
-                output_globs: &[],
-                check_id: &format!("f{}", std::process::id()),
-                work: work.path(),
+        let r = DockerBackend::new()
+            .run(RunRequest {
+                spec: p.runs[0].clone(),
+                image: image.clone(),
+                source_tar: tar.clone(),
+                output_globs: Vec::new(),
+                mounts: Vec::new(),
+                check_id: format!("f{}", std::process::id()),
+                work: work.path().to_path_buf(),
                 log_lines: None,
-            },
-        )
-        .await
-        .expect("run");
+            })
+            .await
+            .expect("run");
         if script == "fail.sh" {
             assert_eq!(r.exit_code, 3);
             assert!(

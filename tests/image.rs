@@ -14,7 +14,7 @@ use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{LogsOptions, RemoveContainerOptions};
 use futures_util::StreamExt;
-use repro::runner::image::{Cache, ExportFormat, ImageError, ImageStore, PinnedImage, Progress, Silent};
+use repro::image::{Cache, ExportFormat, ImageError, ImageStore, PinnedImage, Progress, Silent};
 
 fn skip() -> bool {
     let skip = std::env::var_os("REPRO_SKIP_ENGINE_TESTS").is_some();

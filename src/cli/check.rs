@@ -10,6 +10,7 @@ use crate::check::{self, CheckError, CheckOptions, Verdict};
 use crate::compare;
 use crate::plan::{Variation, select};
 use crate::report;
+use crate::runner::{self, BackendKind};
 
 /// How many runs and what varies between them: shared by `repro check` and `repro rebuild`.
 #[derive(Debug, Args)]
@@ -106,15 +107,19 @@ pub fn run(args: CheckArgs, out: &Output) -> anyhow::Result<i32> {
             exclude: args.exclude.clone(),
             ..compare::Options::default()
         },
-        local: args.local,
         isolate_budget: if args.no_isolate { 0 } else { args.isolate_budget },
         with_git: args.with_git,
         ..CheckOptions::new(args.dir.clone())
     };
-    let result = super::run_builds(out.verbose, |log_lines, progress| {
+    let backend = runner::backend(if args.local {
+        BackendKind::Local
+    } else {
+        BackendKind::Docker
+    });
+    let result = super::run_builds(out.verbose, backend.as_ref(), |log_lines, progress| {
         let mut options = options;
         options.log_lines = log_lines;
-        check::check(options, progress)
+        check::check(options, backend.clone(), progress)
     })?;
     let report = match result {
         // Ctrl-C or SIGTERM: the containers are removed.
@@ -148,5 +153,5 @@ pub fn run(args: CheckArgs, out: &Output) -> anyhow::Result<i32> {
 
 fn check_error(e: CheckError) -> anyhow::Error {
     let hint = e.hint();
-    UserError::new(e.to_string(), hint.as_deref()).into()
+    UserError::from_error(e, hint).into()
 }

@@ -14,6 +14,7 @@ use crate::compare;
 use crate::provenance::{self, Provenance};
 use crate::rebuild::{self, RebuildError, RebuildOptions, RebuildReport, statements};
 use crate::report;
+use crate::runner::{self, BackendKind};
 
 /// How the runs are made: shared by `repro rebuild` and `repro build`.
 #[derive(Debug, Args)]
@@ -216,7 +217,6 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
         recipes: args.run.rebuilders.clone(),
         compare: compare::Options::default(),
         isolate_budget: args.isolate_budget,
-        local: args.local,
         ..CheckOptions::new(args.source.clone())
     };
     let opts = RebuildOptions {
@@ -229,10 +229,15 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
         allow_unisolated: args.allow_unisolated,
         check,
     };
-    let result = super::run_builds(out.verbose, |log_lines, progress| {
+    let backend = runner::backend(if args.local {
+        BackendKind::Local
+    } else {
+        BackendKind::Docker
+    });
+    let result = super::run_builds(out.verbose, backend.as_ref(), |log_lines, progress| {
         let mut opts = opts;
         opts.check.log_lines = log_lines;
-        rebuild::rebuild(opts, progress)
+        rebuild::rebuild(opts, backend.clone(), progress)
     })?;
     let report = match result {
         None => return Ok(130),
@@ -304,5 +309,5 @@ fn sign(report: &RebuildReport, s: &Signer, args: &RebuildArgs) -> anyhow::Resul
 
 pub(super) fn rebuild_error(e: RebuildError) -> anyhow::Error {
     let hint = e.hint();
-    UserError::new(e.to_string(), hint.as_deref()).into()
+    UserError::from_error(e, hint).into()
 }

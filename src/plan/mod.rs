@@ -3,7 +3,6 @@
 //! Run A is the control, run B varies everything that is on, runs 3..N vary again with fresh
 //! values; culprit-isolation probes switch on any subset with run B's values.
 
-pub mod source;
 pub mod variation;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -58,6 +57,17 @@ pub struct RunSpec {
     pub network: bool,
     pub timeout_secs: u64,
     pub memory_bytes: u64,
+}
+
+/// The control run's label: every variation off, the reference the other runs are compared
+/// with.
+pub const CONTROL: &str = "A";
+
+impl RunSpec {
+    /// Whether this is the control run.
+    pub fn is_control(&self) -> bool {
+        self.label == CONTROL
+    }
 }
 
 /// Standard PATH of the builder images.
@@ -121,7 +131,7 @@ impl Plan {
         (0..runs.max(2))
             .map(|k| {
                 let label = match k {
-                    0 => "A".to_string(),
+                    0 => CONTROL.to_string(),
                     1 => "B".to_string(),
                     k => (k + 1).to_string(),
                 };
@@ -129,6 +139,11 @@ impl Plan {
                 plan.spec(label, &on, k as u32)
             })
             .collect()
+    }
+
+    /// The control run (a plan made by [`Plan::new`] always has one).
+    pub fn control(&self) -> Option<&RunSpec> {
+        self.runs.iter().find(|r| r.is_control())
     }
 
     /// A culprit-isolation probe: the variations in `on` take run B's values, the rest the

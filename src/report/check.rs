@@ -92,7 +92,7 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
         } else {
             paint(RED, &format!("exit {}", run.exit_code))
         };
-        let role = if run.spec.label == "A" {
+        let role = if run.spec.is_control() {
             "control"
         } else {
             "varied"

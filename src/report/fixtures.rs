@@ -9,9 +9,9 @@ use crate::check::{
 };
 use crate::compare::{Change, Comparison, Format, InputInfo, Node, Sides, Status, binary, text};
 use crate::diagnose::{Code, Finding, Symptom};
-use crate::plan::source::EpochOrigin;
 use crate::plan::{Plan, Variation};
 use crate::recipe::BuildDef;
+use crate::source::EpochOrigin;
 
 pub(crate) const EVIL: &str = "<script>alert('x')</script>";
 
@@ -119,7 +119,7 @@ pub(crate) fn check_report() -> CheckReport {
         .collect();
     let sha = |s: &str| {
         BTreeMap::from([
-            ("A".to_string(), Some(s.repeat(64))),
+            (crate::plan::CONTROL.to_string(), Some(s.repeat(64))),
             ("B".to_string(), Some("f".repeat(64))),
         ])
     };

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use crate::plan::RunSpec;
-use crate::plan::source::{SourceError, read_err};
+use crate::source::{SourceError, read_err};
 
 /// The entry script every build container runs.
 pub const ENTRY_SCRIPT: &str = include_str!("entry.sh");

@@ -78,9 +78,8 @@ pub fn node_names(node: &serde_json::Value, out: &mut Vec<String>) {
 
 /// The engine's ID of one of our builder images, made or loaded as `repro check` would.
 pub async fn builder_image(_d: &bollard::Docker, name: &str) -> String {
-    let silent: std::sync::Arc<dyn repro::runner::image::Progress> =
-        std::sync::Arc::new(repro::runner::image::Silent);
-    repro::runner::image::ensure_image(name, silent)
+    let silent: std::sync::Arc<dyn repro::image::Progress> = std::sync::Arc::new(repro::image::Silent);
+    repro::image::ensure_image(name, silent)
         .await
         .unwrap_or_else(|e| panic!("builder image {name}: {e}"))
         .image_id

@@ -1,12 +1,18 @@
-//! The source snapshot: which files a build gets (a clean checkout's), the order the run
-//! creates them in, and the `SOURCE_DATE_EPOCH` they imply.
+//! The source a build is made from: the snapshot (which files a build gets — a clean
+//! checkout's —, the order the run creates them in, the `SOURCE_DATE_EPOCH` they imply, and a
+//! standalone `.git` for builds that read their history), and the git checkout (`git`) a
+//! recorded build names.
+
+pub mod git;
+
+pub use git::{Checkout, CheckoutError};
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::FileOrder;
+use crate::plan::FileOrder;
 
 /// One entry of the source tree, relative to its root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,11 +30,27 @@ pub enum EntryKind {
     Symlink,
 }
 
+impl EntryKind {
+    /// The kind of a file by its (not followed) metadata; `None` for what a snapshot leaves
+    /// out (sockets, devices, fifos).
+    fn of(meta: &std::fs::Metadata) -> Option<EntryKind> {
+        if meta.file_type().is_symlink() {
+            Some(EntryKind::Symlink)
+        } else if meta.is_dir() {
+            Some(EntryKind::Dir)
+        } else if meta.is_file() {
+            Some(EntryKind::File)
+        } else {
+            None
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("cannot read the source tree {path}: {source}")]
+    #[error("cannot read the source tree {path}")]
     Read { path: PathBuf, source: io::Error },
-    #[error("cannot write the source archive: {0}")]
+    #[error("cannot write the source archive")]
     Write(#[from] io::Error),
     #[error("{0}")]
     Git(String),
@@ -58,13 +80,7 @@ pub fn list_source(root: &Path) -> Result<Vec<SourceEntry>, SourceError> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(read_err(&root.join(&f))(e)),
         };
-        let kind = if meta.file_type().is_symlink() {
-            EntryKind::Symlink
-        } else if meta.is_dir() {
-            EntryKind::Dir
-        } else if meta.is_file() {
-            EntryKind::File
-        } else {
+        let Some(kind) = EntryKind::of(&meta) else {
             continue;
         };
         for parent in f.ancestors().skip(1) {
@@ -378,13 +394,7 @@ pub fn standalone_git(root: &Path, work: &Path) -> Result<Vec<SourceEntry>, Sour
     for rel in walk(&gitdir)? {
         let full = gitdir.join(&rel);
         let meta = std::fs::symlink_metadata(&full).map_err(read_err(&full))?;
-        let kind = if meta.file_type().is_symlink() {
-            EntryKind::Symlink
-        } else if meta.is_dir() {
-            EntryKind::Dir
-        } else if meta.is_file() {
-            EntryKind::File
-        } else {
+        let Some(kind) = EntryKind::of(&meta) else {
             continue;
         };
         entries.push(SourceEntry {

@@ -11,9 +11,9 @@ use super::ImageError;
 
 /// The recipes shipped with repro, compiled in so `repro image build default` works anywhere.
 const BUILTIN: &[(&str, &str)] = &[
-    ("default", include_str!("../../../scripts/images/default.toml")),
-    ("rust", include_str!("../../../scripts/images/rust.toml")),
-    ("go", include_str!("../../../scripts/images/go.toml")),
+    ("default", include_str!("../../scripts/images/default.toml")),
+    ("rust", include_str!("../../scripts/images/rust.toml")),
+    ("go", include_str!("../../scripts/images/go.toml")),
 ];
 
 /// How deep `extends` may chain; a loop or a runaway chain is an error, not a stack overflow.

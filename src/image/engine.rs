@@ -1,11 +1,10 @@
-//! The container engine side of builder images, through bollard: connect, load an image
-//! archive as a stream, inspect, list and remove.
+//! The container engine side of builder images, through bollard: load an image archive as a
+//! stream, inspect, list and remove.
 
 use std::collections::HashMap;
 use std::io::{self, BufReader, Write};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bollard::Docker;
 use bollard::errors::Error as EngineError;
@@ -16,39 +15,20 @@ use futures_util::StreamExt;
 use super::oci::ImageArchive;
 use super::{ImageError, Progress};
 
-/// Loading ~600 MB over a slow link to a remote engine can take minutes; bollard's default
-/// request timeout is two.
-/// bollard's per-request timeout also bounds waiting for a container and following its logs,
-/// so it is only a guard against a hung engine; repro enforces build timeouts itself.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 /// Size of the pieces the archive is streamed in, and how many may wait in the channel:
 /// at most ~5 MB of the archive is in memory at once.
 const CHUNK: usize = 1 << 20;
 const CHUNKS_IN_FLIGHT: usize = 4;
 
-/// bollard's default when `DOCKER_HOST` is unset (it does not export the constant).
-pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
-
-/// The engine address in use: `DOCKER_HOST`, else the default socket.
-pub fn docker_host() -> String {
-    std::env::var("DOCKER_HOST")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_owned())
-}
-
-/// Connects to the engine named by `DOCKER_HOST` (unix, tcp, https with DOCKER_TLS_VERIFY,
-/// ssh) and settles on an API version both sides speak: bollard asks for a newer one than
-/// older engines (Docker 20.10 speaks 1.41) accept.
+/// Connects to the engine named by `DOCKER_HOST` (see [`crate::engine::Engine::connect`]).
 pub async fn connect() -> Result<Docker, ImageError> {
-    let unreachable = |source| ImageError::EngineUnreachable {
-        host: docker_host(),
-        source,
-    };
-    let docker = Docker::connect_with_defaults()
-        .map_err(unreachable)?
-        .with_timeout(REQUEST_TIMEOUT);
-    docker.negotiate_version().await.map_err(unreachable)
+    match crate::engine::Engine::connect().await {
+        Ok(engine) => Ok(engine.docker().clone()),
+        Err(e) => Err(ImageError::EngineUnreachable {
+            host: e.endpoint,
+            source: e.source,
+        }),
+    }
 }
 
 fn failed(action: impl Into<String>) -> impl FnOnce(EngineError) -> ImageError {

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use cache::Cache;
-pub use engine::{EngineImage, connect, docker_host, inspect};
+pub use engine::{EngineImage, connect, inspect};
 pub use oci::{ImageArchive, config_json};
 pub use recipe::{Recipe, builtin_names, is_builtin};
 pub use reference::{ImageRef, ImageRefError};
@@ -169,7 +169,7 @@ impl ImageError {
             ImageError::EngineUnreachable { .. } => format!(
                 "start the Docker engine, or point DOCKER_HOST at one (e.g. {}, tcp://HOST:2376 with \
                  DOCKER_TLS_VERIFY=1, ssh://USER@HOST)",
-                engine::DEFAULT_DOCKER_HOST
+                crate::engine::DEFAULT_DOCKER_HOST
             ),
             _ => return None,
         })

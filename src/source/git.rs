@@ -4,7 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::RebuildError;
+/// The checkout cannot be the recorded source: what is wrong, and what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct CheckoutError {
+    pub message: String,
+    pub hint: Option<String>,
+}
 
 /// A folder of a git work tree, at a commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,12 +29,12 @@ pub struct Checkout {
 
 impl Checkout {
     /// The checkout holding `dir`. Errors when `dir` is not in a git work tree or has no commit.
-    pub fn open(dir: &Path) -> Result<Checkout, RebuildError> {
-        let dir = std::fs::canonicalize(dir).map_err(|e| RebuildError::Source {
+    pub fn open(dir: &Path) -> Result<Checkout, CheckoutError> {
+        let dir = std::fs::canonicalize(dir).map_err(|e| CheckoutError {
             message: format!("cannot open {}: {e}", dir.display()),
             hint: None,
         })?;
-        let not_git = || RebuildError::Source {
+        let not_git = || CheckoutError {
             message: format!("{} is not in a git work tree with a commit", dir.display()),
             hint: Some(
                 "the recorded source is a git commit: use a checkout of it (`git clone`, `git \
@@ -89,19 +95,19 @@ impl Checkout {
     /// Files under `subdir` that differ from the commit: modified, staged, deleted or untracked
     /// (not ignored), as `git status --porcelain` lists them. A build of a checkout with any of
     /// these is not a build of the commit.
-    pub fn changes(&self, subdir: &str) -> Result<Vec<String>, RebuildError> {
+    pub fn changes(&self, subdir: &str) -> Result<Vec<String>, CheckoutError> {
         let pathspec = if subdir.is_empty() { "." } else { subdir };
         let out = Command::new("git")
             .arg("-C")
             .arg(&self.root)
             .args(["status", "--porcelain", "--untracked-files=all", "--", pathspec])
             .output()
-            .map_err(|e| RebuildError::Source {
+            .map_err(|e| CheckoutError {
                 message: format!("cannot run git in {}: {e}", self.root.display()),
                 hint: None,
             })?;
         if !out.status.success() {
-            return Err(RebuildError::Source {
+            return Err(CheckoutError {
                 message: format!(
                     "git status failed in {}: {}",
                     self.root.display(),
@@ -118,14 +124,14 @@ impl Checkout {
     }
 
     /// Refuses a checkout whose files under `subdir` are not exactly its commit's.
-    pub fn require_clean(&self, subdir: &str) -> Result<(), RebuildError> {
+    pub fn require_clean(&self, subdir: &str) -> Result<(), CheckoutError> {
         let changes = self.changes(subdir)?;
         if changes.is_empty() {
             return Ok(());
         }
         let shown: Vec<&str> = changes.iter().take(10).map(String::as_str).collect();
         let more = changes.len().saturating_sub(shown.len());
-        Err(RebuildError::Source {
+        Err(CheckoutError {
             message: format!(
                 "the checkout {} has uncommitted changes, so it is not commit {}:\n  {}{}",
                 self.root.join(subdir).display(),
