@@ -3,7 +3,7 @@
 //! differences reach the payload's cpio members, added files show in FILENAMES, and corrupt
 //! packages fall back with a reason.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

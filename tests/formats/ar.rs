@@ -3,7 +3,7 @@
 //! objects, `.deb` packages into `data.tar.xz`, and header fields, order, one-sided members,
 //! duplicates, thin archives and corrupt inputs are reported.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -3,7 +3,7 @@
 //! targets, order, one-sided members, an initramfs-style archive followed by a compressed one,
 //! and corrupt inputs falling back with a reason.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
