@@ -8,5 +8,6 @@ mod attest;
 mod cli_diff;
 mod cli_keys;
 mod cosign_key;
+mod help;
 mod html_report;
 mod provenance;
