@@ -5,6 +5,7 @@
 mod common;
 
 mod ar;
+mod corrupt;
 mod cpio;
 mod engine_props;
 mod object;
