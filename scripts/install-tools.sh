@@ -36,9 +36,7 @@ if ((tests)); then
     need "${tool%%:*}" "${tool#*:}"
   done
   # Debian's python3 makes venvs only with python3-venv (it carries ensurepip).
-  if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip' 2>/dev/null; then
-    packages+=(python3-venv)
-  fi
+  python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv)
 fi
 
 if ((${#packages[@]})); then
