@@ -1,6 +1,6 @@
 //! Everything that builds through the real Docker engine: builder images, the Docker backend,
 //! `repro check` on the test-projects and through the binary, `repro build`/`rebuild`, git
-//! checkouts, the key canary. Each engine test calls `common::skip_without_engine` first.
+//! checkouts, the key canary. Each engine test calls `common::skip_engine_test()` first.
 
 #[path = "../common/mod.rs"]
 mod common;
