@@ -8,6 +8,8 @@ pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod rebuild;
+#[cfg(test)]
+mod snapshot_tests;
 pub mod text;
 
 use serde::Serialize;

@@ -1,6 +1,6 @@
 //! `repro keygen` and `repro verify` through the binary: exit 0 valid, 1 invalid, 2 malformed.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 

@@ -1,7 +1,7 @@
 //! Integration tests of the attest stage: the DSSE spec's test vector, round trips,
 //! tampering, key files, keyids and cross-verification with securesystemslib.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -329,12 +329,12 @@ for i in range(count):
 #[test]
 fn repro_verifies_envelopes_signed_by_securesystemslib() {
     use std::io::Write as _;
-    common::require_securesystemslib();
+    let python = common::sslib_python();
     let dir = tempfile::tempdir().unwrap();
     // pyca/cryptography's ECDSA is randomised and does not normalise s, so 16 signatures
     // almost surely include high-s ones, which repro must accept as securesystemslib does.
     for (alg, count) in [("ecdsa", 16), ("ed25519", 2)] {
-        let mut child = Command::new("python3")
+        let mut child = Command::new(&python)
             .arg("-c")
             .arg(SSLIB_SIGN_SCRIPT)
             .args([alg, dir.path().to_str().unwrap(), &count.to_string()])

@@ -2,7 +2,7 @@
 //! headless Chromium (Debian's `chromium`; `.ci/run` installs it). The rendered DOM must carry
 //! the summary and no live markup from the inputs, and a screenshot must not be blank.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::Path;

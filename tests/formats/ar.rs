@@ -3,15 +3,15 @@
 //! objects, `.deb` packages into `data.tar.xz`, and header fields, order, one-sided members,
 //! duplicates, thin archives and corrupt inputs are reported.
 
-mod common;
+use crate::{common, corrupt};
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use repro::compare::{Change, Comparison, Engine, Options, Registry, Source, Status};
+use repro::compare::{Change, Comparison, Engine, Options, Registry, Status};
 
-use common::{assert_field, bounded_options, compare, field, find, has_note, node, root, sh};
+use common::{assert_field, compare, field, find, has_note, node, root, sh};
 
 /// Two C files and one text file under `dir`, compiled to objects.
 fn sources(dir: &Path) {
@@ -283,17 +283,7 @@ fn bsd_archives_from_llvm_ar() {
 }
 
 fn fallback_reason(c: &Comparison) -> String {
-    let r = root(c);
-    let f = r
-        .fallback
-        .as_ref()
-        .unwrap_or_else(|| panic!("no fallback: {r:#?}"));
-    assert_eq!((f.from.as_str(), f.to.as_str()), ("ar", "binary"));
-    assert!(
-        r.changes.iter().any(|c| matches!(c, Change::Bytes { .. })),
-        "{r:#?}"
-    );
-    f.reason.clone()
+    corrupt::fallback_reason(c, "ar")
 }
 
 #[test]
@@ -303,11 +293,7 @@ fn truncated_corrupt_and_absurd_archives_fall_back_with_a_reason() {
     sources(p);
     sh(p, "ar rcD good.a f.o notes.txt");
     let good = std::fs::read(p.join("good.a")).unwrap();
-    let write = |name: &str, bytes: &[u8]| {
-        let path = p.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    };
+    let write = |name: &str, bytes: &[u8]| corrupt::write(p, name, bytes);
     let truncated = write("truncated.a", &good[..good.len() - 100]);
     let reason = fallback_reason(&compare(&p.join("good.a"), &truncated));
     assert!(reason.contains("truncated archive"), "{reason}");
@@ -367,29 +353,20 @@ proptest! {
     /// Mutated headers, sizes and names never panic, and differing bytes are never identical.
     #[test]
     fn mutated_archives_never_panic(
-        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..16),
+        mutation in corrupt::mutation(),
         digits in proptest::collection::vec((0usize..4, any::<prop::sample::Index>(), b'0'..=b'9'), 0..4),
-        cut in proptest::option::of(any::<prop::sample::Index>()),
     ) {
         let original = sample();
-        let mut m = original.to_vec();
-        for (at, v) in &edits {
-            let i = at.index(m.len());
-            m[i] = *v;
-        }
-        // Digits written into the size fields of the first headers reach the size checks.
-        for (header, at, v) in &digits {
-            let start = 8 + header * 60 + 48;
-            if let Some(b) = m.get_mut(start + at.index(10)) {
-                *b = *v;
+        let m = mutation.apply(original, |m| {
+            // Digits written into the size fields of the first headers reach the size checks.
+            for (header, at, v) in &digits {
+                let start = 8 + header * 60 + 48;
+                if let Some(b) = m.get_mut(start + at.index(10)) {
+                    *b = *v;
+                }
             }
-        }
-        if let Some(cut) = cut {
-            m.truncate(cut.index(m.len()));
-        }
-        let engine = Engine::new(bounded_options(), Registry::default()).unwrap();
-        let c = engine.compare_sources("p", &Source::memory(original.to_vec()), &Source::memory(m.clone()));
-        prop_assert_eq!(c.identical(), original == &m[..]);
+        });
+        corrupt::identical_only_when_equal(original, &m)?;
     }
 }
 

@@ -3,7 +3,7 @@
 //! the library and through `repro rebuild --key`, which takes the password from
 //! `COSIGN_PASSWORD`.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -10,19 +10,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::common;
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{LogsOptions, RemoveContainerOptions};
 use futures_util::StreamExt;
 use repro::image::{Cache, ExportFormat, ImageError, ImageStore, PinnedImage, Progress, Silent};
-
-fn skip() -> bool {
-    let skip = std::env::var_os("REPRO_SKIP_ENGINE_TESTS").is_some();
-    if skip {
-        eprintln!("skipped: REPRO_SKIP_ENGINE_TESTS is set");
-    }
-    skip
-}
 
 fn silent() -> Arc<dyn Progress> {
     Arc::new(Silent)
@@ -75,7 +68,7 @@ fn assert_identity(image: &PinnedImage) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiny_archive_has_a_stable_id_and_round_trips() {
-    if skip() {
+    if common::skip_engine_test() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -163,7 +156,7 @@ async fn tiny_checks(store: &ImageStore, tarball: &Path, dir: &Path) -> Result<(
 #[ignore = "removes the shared default image: run alone"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_image_is_stable_and_has_the_tools() {
-    if skip() {
+    if common::skip_engine_test() {
         return;
     }
     let cache = Cache::from_env().unwrap();

@@ -6,8 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[path = "../common/mod.rs"]
-mod common;
+use crate::common;
 use common::{assert_field, compare, compare_with, field, find, node, root};
 use repro::compare::{Change, Comparison, Node, Options, Status};
 

@@ -1,6 +1,6 @@
 //! `repro diff` through the real binary: exit codes, report formats, the schema, errors.
 
-mod common;
+use crate::common;
 
 use common::{assert_valid, run, sh};
 

@@ -3,15 +3,15 @@
 //! differences reach the payload's cpio members, added files show in FILENAMES, and corrupt
 //! packages fall back with a reason.
 
-mod common;
+use crate::{common, corrupt};
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use repro::compare::{Change, Comparison, Engine, Options, Registry, Source};
+use repro::compare::{Change, Comparison, Engine, Options, Registry};
 
-use common::{assert_field, bounded_options, compare, field, find, node, root, sh};
+use common::{assert_field, compare, field, find, node, root, sh};
 
 /// One build of the package `hello` (noarch): `greeting.txt` holds `content`, and `extra.txt`
 /// is packaged too when `extra`.
@@ -151,13 +151,7 @@ fn an_added_file_shows_in_filenames_and_the_payload() {
 }
 
 fn fallback_reason(c: &Comparison) -> String {
-    let r = root(c);
-    let f = r
-        .fallback
-        .as_ref()
-        .unwrap_or_else(|| panic!("no fallback: {r:#?}"));
-    assert_eq!((f.from.as_str(), f.to.as_str()), ("rpm", "binary"));
-    f.reason.clone()
+    corrupt::fallback_reason(c, "rpm")
 }
 
 #[test]
@@ -166,11 +160,7 @@ fn truncated_and_absurd_packages_fall_back_with_a_reason() {
     let p = d.path();
     let good_path = A.run(p, "good.rpm");
     let good = std::fs::read(&good_path).unwrap();
-    let write = |name: &str, bytes: &[u8]| {
-        let path = p.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    };
+    let write = |name: &str, bytes: &[u8]| corrupt::write(p, name, bytes);
     let reason = fallback_reason(&compare(&good_path, &write("lead.rpm", &good[..200])));
     assert!(reason.contains("truncated signature header"), "{reason}");
 
@@ -201,28 +191,19 @@ proptest! {
     /// Mutated leads, indexes and stores never panic, and differing bytes are never identical.
     #[test]
     fn mutated_packages_never_panic(
-        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..16),
+        mutation in corrupt::mutation(),
         // Edits within the headers (the first 2 KiB), where counts and offsets live.
         header_edits in proptest::collection::vec((0usize..2048, any::<u8>()), 0..8),
-        cut in proptest::option::of(any::<prop::sample::Index>()),
     ) {
         let original = sample();
-        let mut m = original.to_vec();
-        for (at, v) in &edits {
-            let i = at.index(m.len());
-            m[i] = *v;
-        }
-        for (at, v) in &header_edits {
-            if let Some(b) = m.get_mut(*at) {
-                *b = *v;
+        let m = mutation.apply(original, |m| {
+            for (at, v) in &header_edits {
+                if let Some(b) = m.get_mut(*at) {
+                    *b = *v;
+                }
             }
-        }
-        if let Some(cut) = cut {
-            m.truncate(cut.index(m.len()));
-        }
-        let engine = Engine::new(bounded_options(), Registry::default()).unwrap();
-        let c = engine.compare_sources("p", &Source::memory(original.to_vec()), &Source::memory(m.clone()));
-        prop_assert_eq!(c.identical(), original == &m[..]);
+        });
+        corrupt::identical_only_when_equal(original, &m)?;
     }
 }
 

@@ -4,7 +4,7 @@
 //! runs, the test inspects the container's mounts and environment through the engine. A
 //! positive control plants a decoy key (file and environment) and the scanner must find it.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -95,6 +95,9 @@ async fn watch_containers(done: Arc<AtomicBool>) -> Vec<serde_json::Value> {
 
 #[test]
 fn the_signing_key_never_enters_the_build_container() {
+    if common::skip_engine_test() {
+        return;
+    }
     let d = tempfile::tempdir().unwrap();
     let key = keygen(d.path(), "canary");
     let repo = scanner_repo(d.path(), &key, &[]);
@@ -180,6 +183,9 @@ fn the_signing_key_never_enters_the_build_container() {
 
 #[test]
 fn the_scanner_finds_a_key_planted_in_the_source_and_the_environment() {
+    if common::skip_engine_test() {
+        return;
+    }
     let d = tempfile::tempdir().unwrap();
     let decoy = keygen(d.path(), "decoy");
     let signer = keygen(d.path(), "signer");

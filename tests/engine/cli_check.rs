@@ -1,7 +1,7 @@
 //! `repro check` through the binary: every error gives a clear message and exit 2; a build
 //! failing only under variation is a finding (exit 1); Ctrl-C leaves no container behind.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Stdio;
@@ -51,6 +51,9 @@ fn a_missing_engine_names_docker_host() {
 
 #[test]
 fn a_failing_control_build_is_an_error_with_its_log() {
+    if common::skip_engine_test() {
+        return;
+    }
     let d = project("echo compiling; echo 'error: no such file' >&2; exit 4\n");
     let (code, out, err) = check(d.path(), &[]);
     assert_eq!(code, 2, "{out}{err}");
@@ -66,6 +69,9 @@ fn a_failing_control_build_is_an_error_with_its_log() {
 
 #[test]
 fn a_build_past_its_timeout_is_an_error() {
+    if common::skip_engine_test() {
+        return;
+    }
     let d = project("sleep 60\n");
     let start = Instant::now();
     let (code, _, err) = check(d.path(), &["--timeout", "3s"]);
@@ -76,6 +82,9 @@ fn a_build_past_its_timeout_is_an_error() {
 
 #[test]
 fn a_build_failing_only_under_variation_is_a_finding() {
+    if common::skip_engine_test() {
+        return;
+    }
     // Fails only with the varied umask.
     let d = project("mkdir -p out; [ \"$(umask)\" = 0022 ] || exit 7; echo ok > out/x\n");
     let (code, out, err) = check(d.path(), &["--json", "-"]);
@@ -89,6 +98,9 @@ fn a_build_failing_only_under_variation_is_a_finding() {
 
 #[test]
 fn no_outputs_is_an_error() {
+    if common::skip_engine_test() {
+        return;
+    }
     let d = project("true\n");
     let (code, _, err) = check(d.path(), &[]);
     assert_eq!(code, 2, "{err}");
@@ -97,6 +109,9 @@ fn no_outputs_is_an_error() {
 
 #[test]
 fn markdown_summary_leads_with_culprits_and_findings() {
+    if common::skip_engine_test() {
+        return;
+    }
     let d = project("mkdir -p out; hostname > out/h\n");
     let md = d.path().join("summary.md");
     let (code, _, err) = check(d.path(), &["--markdown", &md.display().to_string()]);
@@ -112,6 +127,9 @@ fn markdown_summary_leads_with_culprits_and_findings() {
 
 #[test]
 fn keep_keeps_outputs_logs_and_specs() {
+    if common::skip_engine_test() {
+        return;
+    }
     let d = project("mkdir -p out; hostname > out/h; echo built\n");
     let keep = tempfile::tempdir().unwrap();
     let (code, _, err) = check(d.path(), &["--keep", &keep.path().display().to_string()]);
@@ -140,6 +158,9 @@ fn containers_of(pid: u32) -> usize {
 
 #[test]
 fn ctrl_c_removes_the_containers_and_exits_quickly() {
+    if common::skip_engine_test() {
+        return;
+    }
     let d = project("sleep 120\n");
     let mut child = common::repro()
         .args(["check", &d.path().display().to_string()])
@@ -174,6 +195,9 @@ fn ctrl_c_removes_the_containers_and_exits_quickly() {
 
 #[test]
 fn verbose_streams_every_runs_log() {
+    if common::skip_engine_test() {
+        return;
+    }
     let d = project("mkdir -p out; echo log-line-from-the-build; echo x > out/x\n");
     let (code, _, err) = check(d.path(), &["-v"]);
     assert_eq!(code, 0, "{err}");

@@ -3,15 +3,15 @@
 //! targets, order, one-sided members, an initramfs-style archive followed by a compressed one,
 //! and corrupt inputs falling back with a reason.
 
-mod common;
+use crate::{common, corrupt};
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use repro::compare::{Change, Comparison, Engine, Options, Registry, Source, Status};
+use repro::compare::{Change, Comparison, Options, Status};
 
-use common::{assert_field, bounded_options, compare, compare_with, field, find, has_note, node, root, sh};
+use common::{assert_field, compare, compare_with, field, find, has_note, node, root, sh};
 
 /// A tree under `dir/t`: a text file, a symlink to it, a directory with a file, all dated
 /// 2023-11-14.
@@ -177,17 +177,7 @@ fn an_archive_after_the_trailer_is_compared_too() {
 }
 
 fn fallback_reason(c: &Comparison) -> String {
-    let r = root(c);
-    let f = r
-        .fallback
-        .as_ref()
-        .unwrap_or_else(|| panic!("no fallback: {r:#?}"));
-    assert_eq!((f.from.as_str(), f.to.as_str()), ("cpio", "binary"));
-    assert!(
-        r.changes.iter().any(|c| matches!(c, Change::Bytes { .. })),
-        "{r:#?}"
-    );
-    f.reason.clone()
+    corrupt::fallback_reason(c, "cpio")
 }
 
 #[test]
@@ -197,11 +187,7 @@ fn truncated_corrupt_and_absurd_archives_fall_back_with_a_reason() {
     tree(p);
     let good_path = archive(p, "newc", ALL, "good.cpio");
     let good = std::fs::read(&good_path).unwrap();
-    let write = |name: &str, bytes: &[u8]| {
-        let path = p.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    };
+    let write = |name: &str, bytes: &[u8]| corrupt::write(p, name, bytes);
     // Cut inside the first member's data (a.txt, whose name and data follow the header).
     let reason = fallback_reason(&compare(&good_path, &write("truncated.cpio", &good[..118])));
     assert!(reason.contains("truncated archive"), "{reason}");
@@ -283,27 +269,18 @@ proptest! {
     /// Mutated headers, sizes and names never panic, and differing bytes are never identical.
     #[test]
     fn mutated_archives_never_panic(
-        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..16),
+        mutation in corrupt::mutation(),
         digits in proptest::collection::vec((0usize..13, any::<prop::sample::Index>(), any::<prop::sample::Index>()), 0..4),
-        cut in proptest::option::of(any::<prop::sample::Index>()),
     ) {
         let original = sample();
-        let mut m = original.to_vec();
-        for (at, v) in &edits {
-            let i = at.index(m.len());
-            m[i] = *v;
-        }
-        // Hex digits written into the first header's fields reach the size checks.
-        for (f, at, digit) in &digits {
-            if let Some(b) = m.get_mut(6 + f * 8 + at.index(8)) {
-                *b = HEX[digit.index(HEX.len())];
+        let m = mutation.apply(original, |m| {
+            // Hex digits written into the first header's fields reach the size checks.
+            for (f, at, digit) in &digits {
+                if let Some(b) = m.get_mut(6 + f * 8 + at.index(8)) {
+                    *b = HEX[digit.index(HEX.len())];
+                }
             }
-        }
-        if let Some(cut) = cut {
-            m.truncate(cut.index(m.len()));
-        }
-        let engine = Engine::new(bounded_options(), Registry::default()).unwrap();
-        let c = engine.compare_sources("p", &Source::memory(original.to_vec()), &Source::memory(m.clone()));
-        prop_assert_eq!(c.identical(), original == &m[..]);
+        });
+        corrupt::identical_only_when_equal(original, &m)?;
     }
 }
