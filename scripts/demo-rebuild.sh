@@ -63,6 +63,12 @@ PY
 else
   echo "securesystemslib                   skipped (scripts/test.sh makes its venv)"
 fi
+# cosign, a verifier we did not write, on the bundle and the VSA (offline, in a trixie container).
+if [ "${REPRO_SKIP_COSIGN:-0}" != 1 ]; then
+  step cosign 0 env REPRO="$bin" "$repo/scripts/cosign-check.sh" "$work/att.sigstore.json" \
+    "$work/vsa.json" "$work/release.pub.pem" "$artifact"
+  sed 's/^/    /' "$work/cosign.out"
+fi
 # A published digest the source does not build: FAILED, exit 1, nothing signed.
 python3 - "$work/provenance.json" "$work/tampered.json" <<'PY'
 import base64, json, sys
