@@ -14,4 +14,6 @@ pub mod rebuild;
 pub mod recipe;
 pub mod report;
 pub mod runner;
+#[cfg(test)]
+mod shared_fixtures;
 pub mod units;

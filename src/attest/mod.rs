@@ -4,14 +4,18 @@
 //! checked.
 
 pub mod bundle;
+pub mod certificate;
 pub mod encrypted_key;
+mod key_file;
 pub mod keys;
 mod sign;
 pub mod verify;
 
 pub use crate::intoto::{BUNDLE_MEDIA_TYPE, Envelope, Signature, pae};
 pub use bundle::to_bundle;
-pub use keys::{Algorithm, PrivateKey, PublicKey, generate_key_pair, write_key_pair};
+pub use keys::{
+    Algorithm, Overwrite, PrivateKey, PublicKey, generate_key_pair, write_key_pair, write_key_pair_to,
+};
 pub use sign::sign_statement;
 pub use verify::{
     ArtifactCheck, Expectation, ExpectationCheck, NotChecked, Policy, Problem, SignatureCheck, Verdict,

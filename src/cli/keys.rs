@@ -17,6 +17,9 @@ pub struct KeygenArgs {
     /// keep P-256 for cosign compatibility).
     #[arg(long)]
     pub ed25519: bool,
+    /// Replace an existing key pair at PREFIX (symlinks there are removed, never followed).
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn keygen(args: KeygenArgs, out: &Output) -> anyhow::Result<i32> {
@@ -25,18 +28,23 @@ pub fn keygen(args: KeygenArgs, out: &Output) -> anyhow::Result<i32> {
     } else {
         Algorithm::EcdsaP256
     };
-    let (private, public) = attest::generate_key_pair(alg, &args.out).map_err(|e| {
+    let overwrite = if args.force {
+        attest::Overwrite::Replace
+    } else {
+        attest::Overwrite::Never
+    };
+    let key = attest::PrivateKey::generate(alg)?;
+    let (private, public) = attest::write_key_pair_to(&key, &args.out, overwrite).map_err(|e| {
         UserError::new(
             e.to_string(),
-            Some("choose another --out PREFIX: repro never overwrites a private key"),
+            Some("choose another --out PREFIX, or replace the pair with --force"),
         )
     })?;
-    let key = PublicKey::from_file(&public)?;
     out.stdout(&format!(
         "private key: {}\npublic key:  {}\nkeyid:       {}\n",
         private.display(),
         public.display(),
-        key.keyid()?
+        key.public_key().keyid()?
     ))?;
     Ok(0)
 }
