@@ -81,10 +81,24 @@ fn verify_names_the_reason_for_each_rejection() {
     let stmt = br#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"00"}}],"predicateType":"https://example.com/p","predicate":{}}"#;
     let verify = |env: &str| {
         std::fs::write(p("att.json"), env).unwrap();
-        common::run(&["verify", &p("att.json"), "--key", &p("k.pub.pem")])
+        common::run(&[
+            "verify",
+            &p("att.json"),
+            "--key",
+            &p("k.pub.pem"),
+            "--any-predicate",
+        ])
     };
     let good = attest::sign_statement(stmt, &key).unwrap();
     assert_eq!(verify(&good.to_json()).0, 0);
+    // Without --any-predicate, verify requires repro's rebuild attestation and says so.
+    let (code, out, _) = common::run(&["verify", &p("att.json"), "--key", &p("k.pub.pem")]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("by default verify requires repro's rebuild attestation"),
+        "{out}"
+    );
+    assert!(out.contains("not checked: artifacts"), "{out}");
 
     let mut bad = good.clone();
     bad.signatures[0].sig[10] ^= 1;

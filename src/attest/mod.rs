@@ -18,8 +18,9 @@ pub use keys::{
 };
 pub use sign::sign_statement;
 pub use verify::{
-    ArtifactCheck, Expectation, ExpectationCheck, NotChecked, Policy, Problem, SignatureCheck, Verdict,
-    Verified, verify, verify_attestation, verify_envelope,
+    ArtifactCheck, Candidate, DEFAULT_PREDICATE_TYPE, Expectation, ExpectationCheck, NotChecked, Origin,
+    Policy, Problem, SignatureCheck, Verdict, Verified, candidates, check_signature, check_statement, select,
+    verify, verify_attestation, verify_envelope, verify_signed,
 };
 
 use crate::intoto::{FormatError, PAYLOAD_TYPE, StatementType};
@@ -43,6 +44,18 @@ pub enum AttestError {
     StatementType { found: String },
     #[error("a Sigstore bundle holds exactly one signature, the envelope has {0}")]
     BundleSignatures(usize),
+    #[error("the statement is not signed")]
+    Unsigned,
+    #[error("no statement {wanted}; the file holds:\n  {}", list(available))]
+    NoSuchStatement {
+        wanted: String,
+        available: Vec<crate::intoto::Summary>,
+    },
+    #[error(
+        "the file holds several statements; pick one with --subject NAME|DIGEST or --expect predicateType=URI:\n  {}",
+        list(available)
+    )]
+    SeveralStatements { available: Vec<crate::intoto::Summary> },
     #[error("cannot read the artifact {path}: {source}")]
     Artifact {
         path: std::path::PathBuf,
@@ -69,6 +82,12 @@ impl AttestError {
                 | AttestError::BundleSignatures(_)
                 | AttestError::Artifact { .. }
                 | AttestError::Serialize(_)
+                | AttestError::SeveralStatements { .. }
         )
     }
+}
+
+fn list(summaries: &[crate::intoto::Summary]) -> String {
+    let lines: Vec<String> = summaries.iter().map(ToString::to_string).collect();
+    lines.join("\n  ")
 }

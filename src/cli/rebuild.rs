@@ -128,7 +128,7 @@ fn verify_provenance(p: &Provenance, key_path: &std::path::Path) -> anyhow::Resu
         )
         .into());
     };
-    let check = attest::verify_envelope(envelope, &key).map_err(|e| {
+    let check = attest::verify_signed(envelope, p.signed_over, &key).map_err(|e| {
         UserError::new(
             format!(
                 "the provenance's signature does not verify with {}: {e}",

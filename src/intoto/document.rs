@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use super::fields::{Obj, invalid};
 use super::{
-    Bundle, Envelope, FormatError, PAYLOAD_TYPE, RawBytes, Signature, VerificationMaterial, decode_base64,
+    Bundle, DigestSet, Envelope, FormatError, PAYLOAD_TYPE, RawBytes, Signature, VerificationMaterial,
+    decode_base64,
 };
 
 /// What wrapped a statement.
@@ -98,6 +99,100 @@ pub struct Found {
     pub payload: Vec<u8>,
     /// `None` for a bare statement.
     pub signed: Option<Signed>,
+}
+
+/// What a found statement says it is about, read without trusting it (nothing is verified
+/// yet): for listing the statements of a file and picking one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub location: String,
+    pub predicate_type: Option<String>,
+    /// Each subject's name (empty when it has none) and digests.
+    pub subjects: Vec<(String, DigestSet)>,
+}
+
+impl Found {
+    /// The statement's predicate type and subjects, as far as they can be read.
+    pub fn summary(&self) -> Summary {
+        let statement: Value = serde_json::from_slice(&self.payload).unwrap_or(Value::Null);
+        Summary {
+            location: self.location.clone(),
+            predicate_type: statement
+                .get("predicateType")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            subjects: subjects_of(&statement),
+        }
+    }
+}
+
+/// A statement's subjects as written: names and string-valued digests (algorithm names
+/// lowercased, values as written).
+pub fn subjects_of(statement: &Value) -> Vec<(String, DigestSet)> {
+    let list = statement.get("subject").and_then(Value::as_array);
+    list.map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|s| {
+            let name = s.get("name").and_then(Value::as_str).unwrap_or_default();
+            let digest = s
+                .get("digest")
+                .and_then(Value::as_object)
+                .map(|d| {
+                    d.iter()
+                        .filter_map(|(alg, v)| Some((alg.to_ascii_lowercase(), v.as_str()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (name.to_string(), digest)
+        })
+        .collect()
+}
+
+impl Summary {
+    /// Whether a subject is named `select`, or has the digest `select`: `ALG:HEX`, or bare hex
+    /// of any algorithm (case-insensitive).
+    pub fn has_subject(&self, select: &str) -> bool {
+        if select.is_empty() {
+            return false;
+        }
+        let (algorithm, wanted) = match select.split_once(':') {
+            Some((alg, hex)) if !hex.contains('/') => (Some(alg.to_ascii_lowercase()), hex),
+            _ => (None, select),
+        };
+        self.subjects.iter().any(|(name, digest)| {
+            name == select
+                || digest.iter().any(|(alg, value)| {
+                    algorithm.as_deref().is_none_or(|a| a == alg) && value.eq_ignore_ascii_case(wanted)
+                })
+        })
+    }
+}
+
+impl std::fmt::Display for Summary {
+    /// `attestations[1].bundle: https://slsa.dev/provenance/v1 about pkg:npm/x (sha512:f06f…)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = if self.location.is_empty() {
+            "the document"
+        } else {
+            &self.location
+        };
+        let predicate = self.predicate_type.as_deref().unwrap_or("(no predicateType)");
+        write!(f, "{at}: {predicate}")?;
+        if self.subjects.is_empty() {
+            return write!(f, ", no subjects");
+        }
+        let subjects: Vec<String> = self
+            .subjects
+            .iter()
+            .map(|(name, digest)| {
+                let digests: Vec<String> = digest.iter().map(|(alg, v)| format!("{alg}:{v}")).collect();
+                let name = if name.is_empty() { "(unnamed)" } else { name };
+                format!("{name} ({})", digests.join(", "))
+            })
+            .collect();
+        write!(f, " about {}", subjects.join("; "))
+    }
 }
 
 /// The statements one JSON document holds (`raw` is its exact text), whichever wrapper it is.
@@ -410,6 +505,34 @@ mod tests {
             statement(&all[0])["predicateType"],
             "https://slsa.dev/provenance/v0.1"
         );
+    }
+
+    #[test]
+    fn summaries_list_and_select_statements() {
+        let statement = serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{ "name": "a.tgz", "digest": { "SHA512": "AB12", "sha256": "cd34" } }, { "digest": {} }],
+            "predicateType": "https://slsa.dev/provenance/v1",
+        });
+        let text = statement.to_string();
+        let summary = found(text.as_bytes()).unwrap()[0].summary();
+        assert_eq!(
+            summary.to_string(),
+            "the document: https://slsa.dev/provenance/v1 about a.tgz (sha256:cd34, sha512:AB12); (unnamed) ()"
+        );
+        for yes in ["a.tgz", "sha512:ab12", "AB12", "cd34", "SHA256:CD34"] {
+            assert!(summary.has_subject(yes), "{yes}");
+        }
+        for no in ["a", "sha256:ab12", "ef", "sha512:cd34", ""] {
+            assert!(!summary.has_subject(no), "{no}");
+        }
+        let bare = Found {
+            wrapper: Wrapper::Statement,
+            location: "x".into(),
+            payload: b"[1, 2]".to_vec(),
+            signed: None,
+        };
+        assert_eq!(bare.summary().to_string(), "x: (no predicateType), no subjects");
     }
 
     #[test]

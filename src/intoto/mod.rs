@@ -12,7 +12,7 @@ mod statement;
 pub use bundle::{
     BUNDLE_MEDIA_TYPE, Bundle, CertificateChain, PublicKeyHint, RawBytes, VerificationMaterial,
 };
-pub use document::{Found, Signed, SignedOver, Wrapper, statements_in};
+pub use document::{Found, Signed, SignedOver, Summary, Wrapper, statements_in, subjects_of};
 pub use dsse::{Envelope, Signature, decode_base64, pae};
 pub use statement::{DigestSet, Predicate, ResourceDescriptor, Statement, StatementType, digest};
 

@@ -8,7 +8,7 @@ use crate::intoto::fields::invalid;
 use crate::intoto::{self, Found};
 
 /// One JSON document of the input: its 1-based line, its value and its exact bytes.
-pub(super) type Document<'a> = (usize, Value, &'a [u8]);
+pub type Document<'a> = (usize, Value, &'a [u8]);
 
 /// Splits the input into its JSON documents: one for a plain file, one per line for
 /// `.intoto.jsonl` (any whitespace between values is accepted).

@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::intoto::{Envelope, FormatError, VerificationMaterial};
 pub use crate::intoto::{SignedOver, StatementType, Wrapper};
 pub use container::{BuilderImage, CONTAINER_BUILD_TYPE, ContainerBuild, GitSource};
+pub use envelope::Document;
 pub use repro::{REPRO_BUILD_TYPE_PREFIX, ReproBuild};
 
 /// Everything that can be wrong with a provenance input. Each variant names the field or line.
@@ -181,6 +182,12 @@ impl Provenance {
             .iter()
             .any(|s| s.name == select || s.sha256() == Some(wanted.as_str()))
     }
+}
+
+/// The JSON documents of an input — one for a plain file, one per line of a `.intoto.jsonl` —
+/// with their 1-based lines, values and exact bytes.
+pub fn documents(bytes: &[u8]) -> Result<Vec<Document<'_>>, ProvenanceError> {
+    envelope::split_documents(bytes)
 }
 
 /// Reads provenance from a file's content (or stdin). With several statements (a
