@@ -50,6 +50,23 @@ impl SignatureCheck {
     }
 }
 
+/// How a signature was checked, as attestations and reports record it:
+/// `{"method": "key", "keyid": "…"}` (a keyless check records its identity and issuer).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "method", rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum SignatureRecord {
+    Key { keyid: String },
+}
+
+impl From<&SignatureCheck> for SignatureRecord {
+    fn from(check: &SignatureCheck) -> Self {
+        match check {
+            SignatureCheck::Key { keyid, .. } => SignatureRecord::Key { keyid: keyid.clone() },
+        }
+    }
+}
+
 /// A signed statement whose signature verified: the envelope (with the exact payload bytes),
 /// the statement parsed from them, and how it was checked.
 #[derive(Debug, Clone)]

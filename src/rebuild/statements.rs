@@ -95,6 +95,13 @@ pub fn provenance(b: &BuildRecord) -> Statement<SlsaProvenance> {
     )
 }
 
+/// How the provenance's signature was verified, if it was: `--provenance-key` is the only way
+/// today, so a keyid means a key.
+pub fn provenance_signature(r: &RebuildReport) -> Option<crate::attest::SignatureRecord> {
+    let keyid = r.provenance.signature_keyid.clone()?;
+    Some(crate::attest::SignatureRecord::Key { keyid })
+}
+
 /// The published subjects a rebuild is about, with the digests the provenance records.
 fn subjects(r: &RebuildReport) -> Vec<ResourceDescriptor> {
     r.subjects
@@ -165,6 +172,7 @@ pub fn rebuild_attestation(
                 build_type: r.provenance.build_type.clone(),
                 builder_id: r.provenance.builder_id.clone(),
                 signature_verified: r.provenance.signature_keyid.is_some(),
+                signature: provenance_signature(r),
             },
             source: SourceRef {
                 uri: r.recorded.source.uri.clone(),
@@ -220,7 +228,7 @@ pub fn vsa(
             )],
             verification_result: r.result(),
             verified_levels: vec![if r.passed() { VERIFIED_LEVEL } else { "FAILED" }],
-            slsa_version: "1.0",
+            slsa_version: "1.2",
         },
     )
 }
