@@ -7,6 +7,7 @@ pub mod check;
 pub mod cli;
 pub mod compare;
 pub mod diagnose;
+pub mod inspect;
 pub mod intoto;
 pub mod plan;
 pub mod provenance;

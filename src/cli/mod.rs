@@ -5,6 +5,7 @@ pub mod build;
 pub mod check;
 pub mod diff;
 pub mod image;
+pub mod inspect;
 pub mod keys;
 pub mod progress;
 pub mod rebuild;
@@ -62,6 +63,9 @@ pub enum Command {
     Image(image::ImageArgs),
     /// Make a key pair for signing attestations (ECDSA P-256 by default).
     Keygen(keys::KeygenArgs),
+    /// Show what a provenance or attestation records and whether repro can re-run it
+    /// (verifies nothing).
+    Inspect(inspect::InspectArgs),
     /// Check an attestation's signature, its subjects and what it says (by default: repro's
     /// rebuild attestation with verdict PASSED).
     Verify(verify::VerifyArgs),
@@ -118,6 +122,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Rebuild(args) => rebuild::run(args, &out),
         Command::Image(args) => image::run(args),
         Command::Keygen(args) => keys::keygen(args, &out),
+        Command::Inspect(args) => inspect::run(args, &out),
         Command::Verify(args) => verify::run(args, &out),
     }
 }

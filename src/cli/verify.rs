@@ -9,6 +9,7 @@ use clap::Args;
 
 use super::{Output, UserError};
 use crate::attest::{self, Expectation, Origin, Policy, PublicKey, SignatureCheck, Verdict};
+use crate::compare::members::shown_name;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -112,7 +113,7 @@ pub fn render(verdict: &Verdict, key_path: &str) -> String {
     let _ = writeln!(
         s,
         "  predicate:  {}",
-        verdict.predicate_type.as_deref().unwrap_or("(none)")
+        shown_name(verdict.predicate_type.as_deref().unwrap_or("(none)"))
     );
     if let Some(result) = &verdict.verdict {
         let _ = writeln!(s, "  verdict:    {result}");
@@ -121,12 +122,17 @@ pub fn render(verdict: &Verdict, key_path: &str) -> String {
     for (name, digest) in &verdict.subject_list {
         let digests: Vec<String> = digest.iter().map(|(a, v)| format!("{a}:{v}")).collect();
         let name = if name.is_empty() { "(unnamed)" } else { name };
-        let _ = writeln!(s, "    {name} {}", digests.join(" "));
+        let _ = writeln!(s, "    {}", shown_name(&format!("{name} {}", digests.join(" "))));
     }
     for a in &verdict.artifacts {
         match &a.subject {
             Some(subject) => {
-                let _ = writeln!(s, "  artifact:   {} is the subject {subject:?}", a.path.display());
+                let _ = writeln!(
+                    s,
+                    "  artifact:   {} is the subject {}",
+                    a.path.display(),
+                    shown_name(subject)
+                );
             }
             None => {
                 let _ = writeln!(s, "  artifact:   {} is NOT a subject", a.path.display());
@@ -152,7 +158,7 @@ pub fn render(verdict: &Verdict, key_path: &str) -> String {
     if !verdict.others.is_empty() {
         let _ = writeln!(s, "  not verified: the file's other statements:");
         for o in &verdict.others {
-            let _ = writeln!(s, "    {o}");
+            let _ = writeln!(s, "    {}", shown_name(&o.to_string()));
         }
     }
     s

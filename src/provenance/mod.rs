@@ -4,6 +4,7 @@
 mod container;
 mod envelope;
 mod repro;
+pub mod rerun;
 mod slsa;
 
 use std::collections::BTreeMap;
