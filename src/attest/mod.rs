@@ -20,7 +20,7 @@ pub use sign::sign_statement;
 pub use verify::{
     ArtifactCheck, Candidate, DEFAULT_PREDICATE_TYPE, Expectation, ExpectationCheck, NotChecked, Origin,
     Policy, Problem, SignatureCheck, SignatureRecord, Verdict, Verified, candidates, check_signature,
-    check_statement, select, verify, verify_attestation, verify_envelope, verify_signed,
+    check_statement, select, signers_by_digest, verify, verify_attestation, verify_envelope, verify_signed,
 };
 
 use crate::intoto::{FormatError, PAYLOAD_TYPE, StatementType};

@@ -552,6 +552,26 @@ pub fn check_statement(verified: Verified, policy: &Policy) -> Result<Verdict, A
     })
 }
 
+/// For `verify --threshold`: each sha256 subject digest of the verdicts that hold, with the
+/// distinct signers (keyids) that attest it. Verdicts that do not hold count for nothing.
+pub fn signers_by_digest<'a>(
+    verdicts: impl IntoIterator<Item = &'a Verdict>,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut signers = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for verdict in verdicts.into_iter().filter(|v| v.holds()) {
+        let SignatureRecord::Key { keyid } = SignatureRecord::from(&verdict.signature);
+        for (_, digest) in &verdict.subject_list {
+            if let Some(sha256) = digest.get("sha256") {
+                signers
+                    .entry(sha256.to_ascii_lowercase())
+                    .or_default()
+                    .insert(keyid.clone());
+            }
+        }
+    }
+    signers
+}
+
 /// An artifact's digest, by sha256 unless the subjects carry only sha512, streaming, and the
 /// subject that has it.
 fn check_artifact(path: &Path, subjects: &[(String, DigestSet)]) -> Result<ArtifactCheck, AttestError> {
@@ -937,6 +957,28 @@ mod tests {
             matches!(err, AttestError::NoSuchStatement { .. }) && err.is_invalid(),
             "{err}"
         );
+    }
+
+    #[test]
+    fn signers_are_counted_per_digest_once_each() {
+        let subjects = |d: &str| serde_json::json!([{ "name": "a", "digest": { "sha256": d } }]);
+        let k1 = PrivateKey::generate(Algorithm::EcdsaP256).unwrap();
+        let k2 = PrivateKey::generate(Algorithm::Ed25519).unwrap();
+        let verdict = |statement: &Value, key: &PrivateKey| {
+            let text = sign_statement(statement.to_string().as_bytes(), key)
+                .unwrap()
+                .to_json();
+            verify(text.as_bytes(), &key.public_key(), &Policy::default()).unwrap()
+        };
+        let all = [
+            verdict(&rebuild_statement("PASSED", subjects("AA")), &k1),
+            verdict(&rebuild_statement("PASSED", subjects("aa")), &k1),
+            verdict(&rebuild_statement("PASSED", subjects("aa")), &k2),
+            verdict(&rebuild_statement("FAILED", subjects("bb")), &k2),
+        ];
+        let signers = signers_by_digest(&all);
+        assert_eq!(signers.len(), 1, "{signers:?}");
+        assert_eq!(signers["aa"].len(), 2);
     }
 
     #[test]

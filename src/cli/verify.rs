@@ -15,11 +15,16 @@ use crate::compare::members::shown_name;
 pub struct VerifyArgs {
     /// The attestation: a DSSE envelope, a Sigstore bundle, an `.intoto.jsonl`, npm's
     /// attestations document, a PEP 740 attestation or PyPI provenance object, or gcloud
-    /// --show-provenance output.
-    pub attestation: PathBuf,
-    /// The signer's public key (PEM).
-    #[arg(long, value_name = "PUB")]
-    pub key: PathBuf,
+    /// --show-provenance output. Several with --threshold.
+    #[arg(required = true, num_args = 1..)]
+    pub attestation: Vec<PathBuf>,
+    /// The signer's public key (PEM); several with --threshold, one per signer.
+    #[arg(long, value_name = "PUB", required = true)]
+    pub key: Vec<PathBuf>,
+    /// Valid when at least N distinct signers (among --key) attest, each valid under the
+    /// policy, the same artifact digest (each --artifact's, if given).
+    #[arg(long, value_name = "N")]
+    pub threshold: Option<usize>,
     /// Files that must be subjects of the statement (matched by sha256, or sha512).
     #[arg(long, value_name = "FILE")]
     pub artifact: Vec<PathBuf>,
@@ -39,9 +44,15 @@ pub struct VerifyArgs {
 
 pub fn run(args: VerifyArgs, out: &Output) -> anyhow::Result<i32> {
     let malformed = |what: String| -> anyhow::Error { UserError::new(what, None).into() };
-    let bytes = fs_err::read(&args.attestation)?;
-    let key = PublicKey::from_file(&args.key)
-        .map_err(|e| malformed(format!("cannot use the key {}: {e}", args.key.display())))?;
+    let keys = args
+        .key
+        .iter()
+        .map(|path| {
+            PublicKey::from_file(path)
+                .map(|key| (path.display().to_string(), key))
+                .map_err(|e| malformed(format!("cannot use the key {}: {e}", path.display())))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let policy = Policy {
         artifacts: args.artifact.clone(),
         expectations: args
@@ -53,24 +64,104 @@ pub fn run(args: VerifyArgs, out: &Output) -> anyhow::Result<i32> {
         any_predicate: args.any_predicate,
         subject: args.subject.clone(),
     };
-    let verdict = match attest::verify(&bytes, &key, &policy) {
-        Ok(v) => v,
-        Err(e) if e.is_invalid() => {
-            out.stdout(&format!("INVALID: {e}\n"))?;
-            return Ok(1);
+    let threshold = args.threshold.unwrap_or(1);
+    if threshold == 0 {
+        return Err(malformed("--threshold must be at least 1".into()));
+    }
+    if let ([path], [(key_path, key)], None) = (args.attestation.as_slice(), keys.as_slice(), args.threshold)
+    {
+        return match verify_one(path, key, &policy)? {
+            Err(invalid) => {
+                out.stdout(&format!("INVALID: {invalid}\n"))?;
+                Ok(1)
+            }
+            Ok(verdict) => {
+                out.stdout(&render(&verdict, key_path))?;
+                Ok(if verdict.holds() { 0 } else { 1 })
+            }
+        };
+    }
+    let mut text = String::new();
+    let mut verdicts = Vec::new();
+    for path in &args.attestation {
+        let mut outcome = Err("no signature verifies with any of the keys given".to_string());
+        for (key_path, key) in &keys {
+            match verify_one(path, key, &policy)? {
+                Err(attest::AttestError::SignatureInvalid) => continue,
+                Err(invalid) => outcome = Err(invalid.to_string()),
+                Ok(verdict) => outcome = Ok((key_path, verdict)),
+            }
+            break;
         }
-        Err(e @ attest::AttestError::Artifact { .. }) => return Err(malformed(e.to_string())),
-        Err(e @ attest::AttestError::SeveralStatements { .. }) => {
-            return Err(UserError::new(
-                format!("{}: {e}", args.attestation.display()),
-                Some("pick one with --subject NAME|DIGEST or --expect predicateType=URI"),
-            )
-            .into());
+        match outcome {
+            Ok((key_path, verdict)) => {
+                let head = if verdict.holds() { "VALID" } else { "INVALID" };
+                let _ = writeln!(text, "{head}: {}", path.display());
+                for line in render(&verdict, key_path).lines().skip(1) {
+                    let _ = writeln!(text, "  {line}");
+                }
+                verdicts.push(verdict);
+            }
+            Err(invalid) => {
+                let _ = writeln!(text, "INVALID: {}: {invalid}", path.display());
+            }
         }
-        Err(e) => return Err(malformed(format!("{}: {e}", args.attestation.display()))),
+    }
+    let signers = attest::signers_by_digest(&verdicts);
+    let wanted: Vec<String> = {
+        let mut digests: Vec<String> = verdicts
+            .iter()
+            .flat_map(|v| {
+                v.artifacts
+                    .iter()
+                    .filter(|a| a.algorithm == "sha256")
+                    .map(|a| a.digest.clone())
+            })
+            .collect();
+        digests.sort();
+        digests.dedup();
+        digests
     };
-    out.stdout(&render(&verdict, &args.key.display().to_string()))?;
-    Ok(if verdict.holds() { 0 } else { 1 })
+    let count = |digest: &str| signers.get(digest).map_or(0, |s| s.len());
+    let holds = if args.artifact.is_empty() {
+        signers.values().any(|s| s.len() >= threshold)
+    } else {
+        !wanted.is_empty() && wanted.iter().all(|d| count(d) >= threshold)
+    };
+    let head = if holds { "VALID" } else { "INVALID" };
+    let _ = writeln!(
+        text,
+        "{head}: threshold {threshold} of distinct signers attesting the same artifact digest"
+    );
+    for (digest, keyids) in &signers {
+        let _ = writeln!(text, "  sha256:{digest}: {} signer(s)", keyids.len());
+    }
+    if signers.is_empty() {
+        let _ = writeln!(text, "  no attestation holds");
+    }
+    out.stdout(&text)?;
+    Ok(if holds { 0 } else { 1 })
+}
+
+/// One attestation with one key: `Ok(Err(why))` for an invalid one (exit 1), `Err` for input
+/// that cannot be read or an ambiguous choice (exit 2).
+fn verify_one(
+    path: &std::path::Path,
+    key: &PublicKey,
+    policy: &Policy,
+) -> anyhow::Result<Result<Verdict, attest::AttestError>> {
+    let bytes = fs_err::read(path)?;
+    match attest::verify(&bytes, key, policy) {
+        Ok(v) => Ok(Ok(v)),
+        Err(e) if e.is_invalid() => Ok(Err(e)),
+        Err(e @ attest::AttestError::Artifact { .. }) => Err(UserError::new(e.to_string(), None).into()),
+        Err(e @ attest::AttestError::SeveralStatements { .. }) => Err(UserError::new(
+            format!("{}: {e}", path.display()),
+            Some("pick one with --subject NAME|DIGEST or --expect predicateType=URI"),
+        )
+        .into()),
+        Err(e) => Err(UserError::new(format!("{}: {e}", path.display()), None).into()),
+    }
 }
 
 /// The verdict for people: VALID or INVALID first, then what was checked, what held, and what
