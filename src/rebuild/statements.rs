@@ -444,6 +444,42 @@ mod tests {
         }
     }
 
+    /// What repro emits: a v0.3 bundle with a key hint and exactly one signature without keyid,
+    /// a plain DSSE envelope of the VSA with keyid, and a VSA that claims no SLSA level a single
+    /// rebuild cannot back.
+    #[test]
+    fn emitted_bundles_and_vsas_have_the_documented_shape() {
+        let key = PrivateKey::generate(crate::attest::Algorithm::EcdsaP256).unwrap();
+        let public = key.public_key();
+        let signing = RebuildSigning {
+            key: &key,
+            rebuilder_id: DEFAULT_REBUILDER_ID,
+            attestation: false,
+            bundle: true,
+            vsa_provenance_uri: Some("p.json".into()),
+            attest_failure: false,
+        };
+        let signed = sign_rebuild(&rebuild_report(true), &signing).unwrap().unwrap();
+        let bundle: Value = serde_json::from_str(signed.bundle.as_deref().unwrap()).unwrap();
+        assert_eq!(bundle["mediaType"], crate::attest::BUNDLE_MEDIA_TYPE);
+        assert_eq!(
+            bundle["verificationMaterial"]["publicKey"]["hint"],
+            public.hint().unwrap()
+        );
+        let signatures = bundle["dsseEnvelope"]["signatures"].as_array().unwrap();
+        assert_eq!(signatures.len(), 1);
+        assert!(signatures[0].get("keyid").is_none(), "{bundle}");
+        let vsa: Value = serde_json::from_str(signed.vsa.as_deref().unwrap()).unwrap();
+        assert!(vsa.get("mediaType").is_none());
+        assert_eq!(vsa["signatures"][0]["keyid"], public.keyid().unwrap());
+        let verified =
+            attest::verify_attestation(signed.vsa.as_deref().unwrap().as_bytes(), &public).unwrap();
+        let predicate = &verified.statement["predicate"];
+        assert_eq!(predicate["slsaVersion"], "1.2");
+        let levels = predicate["verifiedLevels"].as_array().unwrap();
+        assert!(levels.iter().all(|l| l != "SLSA_BUILD_REPRODUCED"), "{levels:?}");
+    }
+
     #[test]
     fn signing_follows_the_verdict_and_signs_what_is_asked() {
         let key = PrivateKey::generate(crate::attest::Algorithm::EcdsaP256).unwrap();
