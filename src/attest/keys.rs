@@ -30,6 +30,14 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
+    /// The name people know it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::EcdsaP256 => "ECDSA P-256",
+            Algorithm::Ed25519 => "Ed25519",
+        }
+    }
+
     /// securesystemslib's `(keytype, scheme)` for this algorithm.
     pub fn sslib_names(self) -> (&'static str, &'static str) {
         match self {

@@ -197,7 +197,8 @@ pub fn render(verdict: &Verdict, key_path: &str) -> String {
             };
             let _ = writeln!(
                 s,
-                "  signature:  verified with the key {key_path} ({algorithm:?}, keyid {keyid}){over}"
+                "  signature:  verified with the key {key_path} ({}, keyid {keyid}){over}",
+                algorithm.name()
             );
         }
     }
