@@ -51,10 +51,7 @@ pub enum AttestError {
         wanted: String,
         available: Vec<crate::intoto::Summary>,
     },
-    #[error(
-        "the file holds several statements; pick one with --subject NAME|DIGEST or --expect predicateType=URI:\n  {}",
-        list(available)
-    )]
+    #[error("the file holds several statements:\n  {}", list(available))]
     SeveralStatements { available: Vec<crate::intoto::Summary> },
     #[error("cannot read the artifact {path}: {source}")]
     Artifact {
