@@ -34,7 +34,8 @@ pub struct RebuildArgs {
     /// The provenance: a file, or `-` for stdin (statement, DSSE envelope, Sigstore bundle,
     /// or `.intoto.jsonl`).
     pub provenance: String,
-    /// In a `.intoto.jsonl` with several statements, the one with this subject (name or sha256).
+    /// In a file with several provenance statements (`.intoto.jsonl`, PyPI provenance), the one
+    /// with this subject (name or sha256).
     #[arg(long, value_name = "NAME|DIGEST")]
     pub subject: Option<String>,
     /// Verify the provenance's signature with this public key before anything else.

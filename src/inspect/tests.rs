@@ -244,3 +244,73 @@ fn text_reports_escape_what_the_file_says_and_say_nothing_was_verified() {
         "{text}"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+    /// Hostile documents — any JSON built from the wrappers' member names — are read or refused,
+    /// never a panic.
+    #[test]
+    fn hostile_documents_never_panic(doc in hostile_json()) {
+        let text = doc.to_string();
+        if let Ok(inspection) = inspect(text.as_bytes(), None, None) {
+            let _ = crate::report::inspect::text(&inspection, "f");
+        }
+        let key = crate::attest::PrivateKey::generate(crate::attest::Algorithm::EcdsaP256).unwrap().public_key();
+        let _ = crate::attest::verify(text.as_bytes(), &key, &crate::attest::Policy::default());
+        let _ = crate::provenance::read(text.as_bytes(), None);
+    }
+}
+
+fn hostile_json() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let keys = prop::sample::select(vec![
+        "_type",
+        "attestations",
+        "bundle",
+        "attestation_bundles",
+        "attestations",
+        "verification_material",
+        "certificate",
+        "transparency_entries",
+        "envelope",
+        "statement",
+        "signature",
+        "provenance_summary",
+        "provenance",
+        "payload",
+        "payloadType",
+        "signatures",
+        "sig",
+        "mediaType",
+        "dsseEnvelope",
+        "version",
+        "publisher",
+        "kind",
+        "subject",
+        "predicateType",
+        "predicate",
+    ]);
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        prop::sample::select(vec![
+            "",
+            "e30=",
+            "AA==",
+            "%%",
+            "application/vnd.in-toto+json",
+            "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "https://in-toto.io/Statement/v1",
+            "eyJfdHlwZSI6Imh0dHBzOi8vaW4tdG90by5pby9TdGF0ZW1lbnQvdjEifQ==",
+        ])
+        .prop_map(|s| Value::String(s.to_string())),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(keys.clone(), inner, 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+        ]
+    })
+}
