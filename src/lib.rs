@@ -10,6 +10,7 @@ pub mod deps;
 pub mod diagnose;
 pub mod engine;
 pub mod image;
+pub mod inspect;
 pub mod intoto;
 pub mod plan;
 pub mod provenance;
@@ -19,4 +20,6 @@ pub mod report;
 pub mod runner;
 pub mod sigstore;
 pub mod source;
+#[cfg(test)]
+mod shared_fixtures;
 pub mod units;

@@ -5,9 +5,11 @@ pub mod build;
 pub mod check;
 pub mod diff;
 pub mod image;
+pub mod inspect;
 pub mod keys;
 pub mod progress;
 pub mod rebuild;
+pub mod verify;
 
 pub use crate::units::{parse_duration, parse_size};
 
@@ -61,8 +63,12 @@ pub enum Command {
     Image(image::ImageArgs),
     /// Make a key pair for signing attestations (ECDSA P-256 by default).
     Keygen(keys::KeygenArgs),
-    /// Check an attestation's signature, its subjects and stated expectations.
-    Verify(keys::VerifyArgs),
+    /// Show what a provenance or attestation records and whether repro can re-run it
+    /// (verifies nothing).
+    Inspect(inspect::InspectArgs),
+    /// Check an attestation's signature, its subjects and what it says (by default: repro's
+    /// rebuild attestation with verdict PASSED).
+    Verify(verify::VerifyArgs),
 }
 
 /// A user-facing failure: what went wrong, and what to do about it.
@@ -140,7 +146,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Rebuild(args) => rebuild::run(args, &out),
         Command::Image(args) => image::run(args),
         Command::Keygen(args) => keys::keygen(args, &out),
-        Command::Verify(args) => keys::verify(args, &out),
+        Command::Inspect(args) => inspect::run(args, &out),
+        Command::Verify(args) => verify::run(args, &out),
     }
 }
 

@@ -35,7 +35,8 @@ pub struct RebuildArgs {
     /// The provenance: a file, or `-` for stdin (statement, DSSE envelope, Sigstore bundle,
     /// or `.intoto.jsonl`).
     pub provenance: String,
-    /// In a `.intoto.jsonl` with several statements, the one with this subject (name or sha256).
+    /// In a file with several provenance statements (`.intoto.jsonl`, PyPI provenance), the one
+    /// with this subject (name or sha256).
     #[arg(long, value_name = "NAME|DIGEST")]
     pub subject: Option<String>,
     /// Verify the provenance's signature with this public key before anything else.
@@ -99,14 +100,17 @@ pub struct RebuildArgs {
 
 /// Reads the provenance from a file or stdin; returns it with the input's sha256.
 pub fn read_provenance(source: &str, select: Option<&str>) -> anyhow::Result<(Provenance, String)> {
-    let bytes = if source == "-" {
-        let mut b = Vec::new();
-        std::io::stdin().read_to_end(&mut b)?;
-        b
-    } else {
-        fs_err::read(source).map_err(|e| UserError::new(e.to_string(), None))?
-    };
+    let bytes = read_input(source)?;
     let provenance = provenance::read(&bytes, select).map_err(|e| {
+        if let provenance::ProvenanceError::UnknownPredicateType(uri) = &e {
+            return UserError::new(
+                format!(
+                    "{source}: repro cannot re-run it: {}",
+                    provenance::rerun::not_provenance(uri)
+                ),
+                Some("`repro inspect FILE` shows what it records"),
+            );
+        }
         let hint = matches!(
             e,
             provenance::ProvenanceError::SelectionRequired { .. }
@@ -116,6 +120,17 @@ pub fn read_provenance(source: &str, select: Option<&str>) -> anyhow::Result<(Pr
         UserError::new(format!("{source}: {e}"), hint)
     })?;
     Ok((provenance, crate::compare::source::sha256_hex(&bytes)))
+}
+
+/// The bytes of a file, or of stdin for `-`.
+pub(super) fn read_input(source: &str) -> anyhow::Result<Vec<u8>> {
+    if source == "-" {
+        let mut b = Vec::new();
+        std::io::stdin().read_to_end(&mut b)?;
+        Ok(b)
+    } else {
+        Ok(fs_err::read(source).map_err(|e| UserError::new(e.to_string(), None))?)
+    }
 }
 
 /// Checks the provenance envelope's signature with `key`; returns the key's keyid.
@@ -129,7 +144,7 @@ fn verify_provenance(p: &Provenance, key_path: &std::path::Path) -> anyhow::Resu
         )
         .into());
     };
-    let check = attest::verify_envelope(envelope, &key).map_err(|e| {
+    let check = attest::verify_signed(envelope, p.signed_over, &key).map_err(|e| {
         UserError::new(
             format!(
                 "the provenance's signature does not verify with {}: {e}",
@@ -205,6 +220,15 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
             ),
     )?;
     let (provenance, file_sha256) = read_provenance(&args.provenance, args.subject.as_deref())?;
+    // The same reasons `repro inspect` gives; build types without a built-in recipe are left
+    // to the recipes in rebuilders/.
+    if let provenance::rerun::Rerun::Impossible(why) = provenance::rerun::rerun(&provenance) {
+        return Err(UserError::new(
+            format!("repro cannot re-run {}: {why}", args.provenance),
+            Some("`repro inspect FILE` shows what it records"),
+        )
+        .into());
+    }
     let signature_keyid = match &args.provenance_key {
         Some(k) => Some(verify_provenance(&provenance, k)?),
         None => None,

@@ -6,7 +6,7 @@ pub mod binary;
 pub mod compressed;
 pub mod cpio;
 pub mod dir;
-mod members;
+pub(crate) mod members;
 pub mod object;
 pub mod rpm;
 pub mod sniff;

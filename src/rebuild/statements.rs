@@ -95,6 +95,13 @@ pub fn provenance(b: &BuildRecord) -> Statement<SlsaProvenance> {
     )
 }
 
+/// How the provenance's signature was verified, if it was: `--provenance-key` is the only way
+/// today, so a keyid means a key.
+pub fn provenance_signature(r: &RebuildReport) -> Option<crate::attest::SignatureRecord> {
+    let keyid = r.provenance.signature_keyid.clone()?;
+    Some(crate::attest::SignatureRecord::Key { keyid })
+}
+
 /// The published subjects a rebuild is about, with the digests the provenance records.
 fn subjects(r: &RebuildReport) -> Vec<ResourceDescriptor> {
     r.subjects
@@ -165,6 +172,7 @@ pub fn rebuild_attestation(
                 build_type: r.provenance.build_type.clone(),
                 builder_id: r.provenance.builder_id.clone(),
                 signature_verified: r.provenance.signature_keyid.is_some(),
+                signature: provenance_signature(r),
             },
             source: SourceRef {
                 uri: r.recorded.source.uri.clone(),
@@ -220,7 +228,7 @@ pub fn vsa(
             )],
             verification_result: r.result(),
             verified_levels: vec![if r.passed() { VERIFIED_LEVEL } else { "FAILED" }],
-            slsa_version: "1.0",
+            slsa_version: "1.2",
         },
     )
 }
@@ -434,6 +442,42 @@ mod tests {
             let golden: Value = serde_json::from_str(&golden).unwrap();
             assert_eq!(String::from_utf8(bytes).unwrap(), golden.to_string(), "{name}");
         }
+    }
+
+    /// What repro emits: a v0.3 bundle with a key hint and exactly one signature without keyid,
+    /// a plain DSSE envelope of the VSA with keyid, and a VSA that claims no SLSA level a single
+    /// rebuild cannot back.
+    #[test]
+    fn emitted_bundles_and_vsas_have_the_documented_shape() {
+        let key = PrivateKey::generate(crate::attest::Algorithm::EcdsaP256).unwrap();
+        let public = key.public_key();
+        let signing = RebuildSigning {
+            key: &key,
+            rebuilder_id: DEFAULT_REBUILDER_ID,
+            attestation: false,
+            bundle: true,
+            vsa_provenance_uri: Some("p.json".into()),
+            attest_failure: false,
+        };
+        let signed = sign_rebuild(&rebuild_report(true), &signing).unwrap().unwrap();
+        let bundle: Value = serde_json::from_str(signed.bundle.as_deref().unwrap()).unwrap();
+        assert_eq!(bundle["mediaType"], crate::attest::BUNDLE_MEDIA_TYPE);
+        assert_eq!(
+            bundle["verificationMaterial"]["publicKey"]["hint"],
+            public.hint().unwrap()
+        );
+        let signatures = bundle["dsseEnvelope"]["signatures"].as_array().unwrap();
+        assert_eq!(signatures.len(), 1);
+        assert!(signatures[0].get("keyid").is_none(), "{bundle}");
+        let vsa: Value = serde_json::from_str(signed.vsa.as_deref().unwrap()).unwrap();
+        assert!(vsa.get("mediaType").is_none());
+        assert_eq!(vsa["signatures"][0]["keyid"], public.keyid().unwrap());
+        let verified =
+            attest::verify_attestation(signed.vsa.as_deref().unwrap().as_bytes(), &public).unwrap();
+        let predicate = &verified.statement["predicate"];
+        assert_eq!(predicate["slsaVersion"], "1.2");
+        let levels = predicate["verifiedLevels"].as_array().unwrap();
+        assert!(levels.iter().all(|l| l != "SLSA_BUILD_REPRODUCED"), "{levels:?}");
     }
 
     #[test]

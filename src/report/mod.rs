@@ -5,6 +5,7 @@ pub mod check;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod html;
+pub mod inspect;
 pub mod json;
 pub mod markdown;
 pub mod rebuild;

@@ -81,10 +81,24 @@ fn verify_names_the_reason_for_each_rejection() {
     let stmt = br#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"00"}}],"predicateType":"https://example.com/p","predicate":{}}"#;
     let verify = |env: &str| {
         std::fs::write(p("att.json"), env).unwrap();
-        common::run(&["verify", &p("att.json"), "--key", &p("k.pub.pem")])
+        common::run(&[
+            "verify",
+            &p("att.json"),
+            "--key",
+            &p("k.pub.pem"),
+            "--any-predicate",
+        ])
     };
     let good = attest::sign_statement(stmt, &key).unwrap();
     assert_eq!(verify(&good.to_json()).0, 0);
+    // Without --any-predicate, verify requires repro's rebuild attestation and says so.
+    let (code, out, _) = common::run(&["verify", &p("att.json"), "--key", &p("k.pub.pem")]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("by default verify requires repro's rebuild attestation"),
+        "{out}"
+    );
+    assert!(out.contains("not checked: artifacts"), "{out}");
 
     let mut bad = good.clone();
     bad.signatures[0].sig[10] ^= 1;
@@ -110,4 +124,92 @@ fn verify_names_the_reason_for_each_rejection() {
     v["signatures"][0]["sig"] = serde_json::Value::String(sig[..sig.len() - 3].to_string());
     let (code, _, err) = verify(&v.to_string());
     assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn verify_threshold_counts_distinct_signers_of_the_same_digest() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |s: &str| d.path().join(s).display().to_string();
+    for k in ["k1", "k2", "k3"] {
+        assert_eq!(common::run(&["keygen", "--out", &p(k)]).0, 0);
+    }
+    std::fs::write(p("art"), b"artifact bytes").unwrap();
+    let digest = repro::compare::source::sha256_hex(b"artifact bytes");
+    let stmt = |verdict: &str| {
+        serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "art", "digest": {"sha256": digest}}],
+            "predicateType": "https://github.com/repro/repro/attestation/rebuild/v1",
+            "predicate": {"verdict": verdict},
+        })
+        .to_string()
+    };
+    let sign = |key: &str, file: &str, verdict: &str| {
+        let key = PrivateKey::from_file(&d.path().join(format!("{key}.key.pem"))).unwrap();
+        let env = attest::sign_statement(stmt(verdict).as_bytes(), &key).unwrap();
+        std::fs::write(p(file), env.to_json()).unwrap();
+    };
+    sign("k1", "a1.json", "PASSED");
+    sign("k2", "a2.json", "PASSED");
+    sign("k1", "a3.json", "PASSED");
+    sign("k3", "a4.json", "FAILED");
+    let verify = |files: &[&str], threshold: &str| {
+        let mut args = vec!["verify".to_string()];
+        args.extend(files.iter().map(|f| p(f)));
+        for k in ["k1", "k2", "k3"] {
+            args.extend(["--key".to_string(), p(&format!("{k}.pub.pem"))]);
+        }
+        args.extend([
+            "--threshold".into(),
+            threshold.into(),
+            "--artifact".into(),
+            p("art"),
+        ]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        common::run(&args)
+    };
+    let (code, out, err) = verify(&["a1.json", "a2.json"], "2");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("2 signer(s)"), "{out}");
+    // The same signer twice, or a signed FAILED, does not count.
+    assert_eq!(verify(&["a1.json", "a3.json"], "2").0, 1);
+    let (code, out, _) = verify(&["a1.json", "a2.json", "a4.json"], "3");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("INVALID: ") && out.contains("FAILED"), "{out}");
+    assert_eq!(verify(&["a1.json"], "0").0, 2);
+}
+
+#[test]
+fn keygen_force_replaces_and_inspect_describes_without_verifying() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |s: &str| d.path().join(s).display().to_string();
+    assert_eq!(common::run(&["keygen", "--out", &p("k")]).0, 0);
+    std::os::unix::fs::symlink(p("elsewhere"), p("j.pub.pem")).unwrap();
+    let (code, _, err) = common::run(&["keygen", "--out", &p("j")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert!(!d.path().join("elsewhere").exists());
+    let (code, _, err) = common::run(&["keygen", "--out", &p("k"), "--force"]);
+    assert_eq!(code, 0, "{err}");
+
+    let key = PrivateKey::from_file(&d.path().join("k.key.pem")).unwrap();
+    let stmt = br#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"00"}}],"predicateType":"https://example.com/p","predicate":{}}"#;
+    std::fs::write(
+        p("att.json"),
+        attest::sign_statement(stmt, &key).unwrap().to_json(),
+    )
+    .unwrap();
+    let (code, out, err) = common::run(&["inspect", &p("att.json")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("keyid ") && out.contains("nothing was verified"),
+        "{out}"
+    );
+    let (code, json, _) = common::run(&["inspect", &p("att.json"), "--json", "-"]);
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    common::assert_valid("inspect-report.v1.json", &report);
+    assert_eq!(report["statements"][0]["rerun"]["possible"], false);
+    std::fs::write(p("bad.json"), "{").unwrap();
+    assert_eq!(common::run(&["inspect", &p("bad.json")]).0, 2);
 }

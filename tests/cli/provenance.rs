@@ -219,7 +219,11 @@ fn predicate_and_statement_types_map_to_and_from_uris() {
         PredicateType::from_uri("https://slsa.dev/provenance/v1.0?draft"),
         Some(PredicateType::SlsaProvenanceV1)
     );
-    assert_eq!(PredicateType::from_uri("https://slsa.dev/provenance/v0.1"), None);
+    assert_eq!(
+        PredicateType::from_uri("https://slsa.dev/provenance/v0.1"),
+        Some(PredicateType::SlsaProvenanceV0_1)
+    );
+    assert_eq!(PredicateType::from_uri("https://slsa.dev/provenance/v0.9"), None);
     for t in [StatementType::V0_1, StatementType::V1] {
         assert_eq!(StatementType::from_uri(t.uri()), Some(t));
     }
@@ -511,8 +515,8 @@ fn statement_errors_name_the_field() {
         ),
         (
             "v1-github.json",
-            Box::new(|v| v["predicateType"] = json!("https://slsa.dev/provenance/v0.1")),
-            "unknown predicate type `https://slsa.dev/provenance/v0.1`",
+            Box::new(|v| v["predicateType"] = json!("https://slsa.dev/provenance/v0.9")),
+            "unknown predicate type `https://slsa.dev/provenance/v0.9`",
         ),
         (
             "v1-github.json",

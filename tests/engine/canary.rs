@@ -177,6 +177,8 @@ fn the_signing_key_never_enters_the_build_container() {
         &public.display().to_string(),
         "--artifact",
         &built.join("out/scan.txt").display().to_string(),
+        "--expect",
+        "predicateType=https://slsa.dev/provenance/v1",
     ]);
     assert_eq!(code, 0, "{stdout}");
 }
