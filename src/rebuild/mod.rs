@@ -24,8 +24,8 @@ use crate::source::CheckoutError;
 pub use recorded::Recorded;
 pub use subjects::{MatchedBy, SubjectMatch};
 
-/// Version of the rebuild report's JSON schema (`docs/schema/rebuild-report.v1.json`).
-pub const REBUILD_SCHEMA_VERSION: u32 = 1;
+/// Version of the rebuild report's JSON schema (`docs/schema/rebuild-report.v2.json`).
+pub const REBUILD_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RebuildError {
