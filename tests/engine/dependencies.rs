@@ -134,18 +134,21 @@ fn a_crate_is_fetched_once_built_offline_recorded_and_a_changed_digest_is_refuse
     );
 
     // A rebuild fetches exactly what was recorded (with the recorded lockfile) and matches.
-    let (code, stdout, err) = run(&[
-        "rebuild",
-        &prov.display().to_string(),
-        "--source",
-        &proj.display().to_string(),
-        "--deps-store",
-        &store.display().to_string(),
-        "--isolate-budget",
-        "0",
-        "--json",
-        "-",
-    ]);
+    let rebuild = |provenance: &Path| {
+        run(&[
+            "rebuild",
+            &provenance.display().to_string(),
+            "--source",
+            &proj.display().to_string(),
+            "--deps-store",
+            &store.display().to_string(),
+            "--isolate-budget",
+            "0",
+            "--json",
+            "-",
+        ])
+    };
+    let (code, stdout, err) = rebuild(&prov);
     assert_eq!(code, 0, "{stdout}{err}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     common::assert_valid("rebuild-report.v2.json", &report);
@@ -157,16 +160,7 @@ fn a_crate_is_fetched_once_built_offline_recorded_and_a_changed_digest_is_refuse
     let tampered = payload_with(&statement, ITOA_SHA256, &changed);
     let tampered_path = d.path().join("tampered.json");
     std::fs::write(&tampered_path, tampered).unwrap();
-    let (code, stdout, err) = run(&[
-        "rebuild",
-        &tampered_path.display().to_string(),
-        "--source",
-        &proj.display().to_string(),
-        "--deps-store",
-        &store.display().to_string(),
-        "--isolate-budget",
-        "0",
-    ]);
+    let (code, stdout, err) = rebuild(&tampered_path);
     assert_eq!(code, 2, "{stdout}{err}");
     assert!(
         err.contains("itoa@1.0.11") && err.contains(&changed) && err.contains(ITOA_SHA256),
