@@ -181,9 +181,10 @@ pub async fn prepare(
     }
     if target.source_date_epoch_origin == EpochOrigin::NewestMtime {
         notes.push(format!(
-            "SOURCE_DATE_EPOCH {} comes from the newest file mtime (no git history): pass \
+            "SOURCE_DATE_EPOCH {} comes from the newest file mtime (no commit time: {}): pass \
              --source-date-epoch to make it explicit",
-            target.source_date_epoch
+            target.source_date_epoch,
+            source::why_no_commit_time(&target.dir)
         ));
     }
     if target.build.network {
