@@ -47,6 +47,8 @@ impl Prepared {
             isolation: None,
             build_findings,
             notes: self.notes.clone(),
+            dependency_phase: self.dependency_phase.clone(),
+            dependencies: self.dependencies.clone(),
             elapsed_ms: self.started.elapsed().as_millis() as u64,
         }
     }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 mod collect;
 mod compare;
+mod deps;
 mod error;
 mod isolate;
 mod model;
@@ -20,6 +21,9 @@ mod run;
 /// The image a check used (reports read it from here).
 pub use crate::runner::ImageInfo;
 pub use collect::{Collected, copy_tree};
+pub use deps::{
+    DependencyPhase, DepsSource, EcosystemDeps, FETCH_TIMEOUT_SECS, GeneratedLockfile, store_for,
+};
 pub use error::CheckError;
 pub use model::{
     ArtifactMeta, ArtifactReport, BuildFinding, CheckReport, IsolationSummary, RunDifference, RunRecord,
@@ -57,6 +61,8 @@ pub struct CheckOptions {
     pub log_lines: Option<LogLines>,
     /// Give the build the repository's history as `.git` (as if `git = true` in repro.toml).
     pub with_git: bool,
+    /// The dependency store (default: `deps/` in repro's cache folder).
+    pub deps_store: Option<PathBuf>,
 }
 
 impl CheckOptions {
@@ -77,6 +83,7 @@ impl CheckOptions {
             isolate_budget: 24,
             log_lines: None,
             with_git: false,
+            deps_store: None,
         }
     }
 }

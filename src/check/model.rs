@@ -106,5 +106,9 @@ pub struct CheckReport {
     /// How culprit isolation went (absent when it did not run).
     pub isolation: Option<IsolationSummary>,
     pub notes: Vec<String>,
+    /// What the dependency step did, per ecosystem (absent when the project uses none).
+    pub dependency_phase: Option<super::DependencyPhase>,
+    /// Every dependency the builds got, each identified by its sha256.
+    pub dependencies: Vec<crate::deps::Dependency>,
     pub elapsed_ms: u64,
 }

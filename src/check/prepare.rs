@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::deps::{DependencyPhase, FetchContext};
 use super::run::Runner;
 use super::{CheckError, CheckOptions};
 use crate::plan::Plan;
@@ -25,6 +26,8 @@ pub struct Target {
     pub image: String,
     pub source_date_epoch: i64,
     pub source_date_epoch_origin: EpochOrigin,
+    /// A rebuild's recorded dependencies: fetched exactly, every digest checked.
+    pub recorded_dependencies: Option<crate::deps::Recorded>,
 }
 
 impl Target {
@@ -81,6 +84,7 @@ impl Target {
             image,
             source_date_epoch: sde,
             source_date_epoch_origin: origin,
+            recorded_dependencies: None,
         })
     }
 }
@@ -102,6 +106,10 @@ pub struct Prepared {
     pub target: Target,
     pub plan: Plan,
     pub image: ImageInfo,
+    /// What the dependency step did (absent for a project with no package ecosystem).
+    pub dependency_phase: Option<DependencyPhase>,
+    /// Every dependency the builds got from the store.
+    pub dependencies: Vec<crate::deps::Dependency>,
     /// What the report should say about how the check was made.
     pub notes: Vec<String>,
     pub(super) runner: Runner,
@@ -134,6 +142,23 @@ pub async fn prepare(
             .tempdir()
             .map_err(CheckError::io("creating a scratch directory"))?,
     );
+    let image = backend
+        .preflight(&target.image, opts.allow_unpinned, progress.clone())
+        .await?;
+    let check_id = format!("{}-{}", std::process::id(), now);
+    let provided = super::deps::provide(
+        opts,
+        &target,
+        FetchContext {
+            backend: &backend,
+            image: &image,
+            check_id: &check_id,
+            work: work.0.path(),
+            log_lines: opts.log_lines.clone(),
+            progress: progress.clone(),
+        },
+    )
+    .await?;
     let mut variations = opts.variations.clone();
     let mut notes = backend.fit_variations(&mut variations);
     let plan = Plan::new(
@@ -142,7 +167,8 @@ pub async fn prepare(
         now,
         variations,
         opts.runs,
-    );
+    )
+    .with_extras(provided.extras);
     let plan = backend.fit_plan(plan, work.0.path());
     notes.splice(0..0, plan.notes.clone());
     if let Some(file) = cargo_rustflags(&target.dir)
@@ -155,17 +181,15 @@ pub async fn prepare(
     }
     if target.source_date_epoch_origin == EpochOrigin::NewestMtime {
         notes.push(format!(
-            "SOURCE_DATE_EPOCH {} comes from the newest file mtime (no git history): pass \
+            "SOURCE_DATE_EPOCH {} comes from the newest file mtime (no commit time: {}): pass \
              --source-date-epoch to make it explicit",
-            target.source_date_epoch
+            target.source_date_epoch,
+            source::why_no_commit_time(&target.dir)
         ));
     }
     if target.build.network {
         notes.push("the network was allowed: the build is not hermetic".into());
     }
-    let image = backend
-        .preflight(&target.image, opts.allow_unpinned, progress.clone())
-        .await?;
     // The local backend uses no image: nothing to pin.
     if backend.isolated() && !image.pinned {
         notes.push(format!(
@@ -173,6 +197,7 @@ pub async fn prepare(
             target.image
         ));
     }
+    notes.extend(provided.notes);
     let mut entries = source::list_source(&target.dir)?;
     if target.build.with_git {
         entries.extend(source::standalone_git(&target.dir, work.0.path())?);
@@ -187,7 +212,8 @@ pub async fn prepare(
         image_id: image.image_id.clone(),
         entries,
         dir: target.dir.clone(),
-        check_id: format!("{}-{}", std::process::id(), now),
+        mounts: provided.mounts,
+        check_id,
         globs: plan.build.outputs.clone(),
         log_lines: opts.log_lines.clone(),
         progress,
@@ -197,6 +223,8 @@ pub async fn prepare(
         target,
         plan,
         image,
+        dependency_phase: (!provided.phase.ecosystems.is_empty()).then_some(provided.phase),
+        dependencies: provided.dependencies,
         notes,
         runner,
         opts: opts.clone(),

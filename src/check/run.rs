@@ -37,6 +37,8 @@ pub(crate) struct Runner {
     pub(super) entries: Vec<SourceEntry>,
     /// The source root the entries are relative to.
     pub(super) dir: PathBuf,
+    /// What every run sees besides its source (the dependency store's entries, read-only).
+    pub(super) mounts: Vec<crate::runner::Mount>,
     pub(super) check_id: String,
     pub(super) globs: Vec<String>,
     pub(super) log_lines: Option<LogLines>,
@@ -86,7 +88,7 @@ impl Runner {
                 image: self.image_id.clone(),
                 source_tar,
                 output_globs: self.globs.clone(),
-                mounts: Vec::new(),
+                mounts: self.mounts.clone(),
                 check_id: self.check_id.clone(),
                 work: run_dir.clone(),
                 log_lines: self.log_lines.clone(),

@@ -60,6 +60,7 @@ pub fn run(args: BuildArgs, out: &Output) -> anyhow::Result<i32> {
         timeout_secs: args.run.timeout.map(|d| d.as_secs().max(1)),
         keep: args.run.keep.clone(),
         recipes: args.run.rebuilders.clone(),
+        deps_store: args.run.deps_store.clone(),
         with_git: args.with_git,
         // One build, the control: nothing varies, nothing is isolated.
         variations: std::collections::BTreeSet::new(),

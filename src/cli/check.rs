@@ -76,6 +76,9 @@ pub struct CheckArgs {
     /// Read build recipes from DIR instead of the built-in ones.
     #[arg(long, value_name = "DIR", env = "REPRO_REBUILDERS")]
     pub rebuilders: Option<PathBuf>,
+    /// The dependency store: fetched dependencies, by content (default: deps/ in repro's cache).
+    #[arg(long, value_name = "DIR")]
+    pub deps_store: Option<PathBuf>,
     /// Write the JSON report to FILE, or to stdout with `-` (stdout then carries only JSON).
     #[arg(long, value_name = "FILE|-")]
     pub json: Option<String>,
@@ -103,6 +106,7 @@ pub fn run(args: CheckArgs, out: &Output) -> anyhow::Result<i32> {
         timeout_secs: args.timeout.map(|d| d.as_secs().max(1)),
         keep: args.keep.clone(),
         recipes: args.rebuilders.clone(),
+        deps_store: args.deps_store.clone(),
         compare: compare::Options {
             exclude: args.exclude.clone(),
             ..compare::Options::default()

@@ -28,6 +28,10 @@ pub struct RunArgs {
     /// Read build recipes from DIR instead of the built-in ones.
     #[arg(long, value_name = "DIR", env = "REPRO_REBUILDERS")]
     pub rebuilders: Option<PathBuf>,
+    /// The dependency store (default: deps/ in repro's cache): a store someone else filled lets
+    /// a rebuilder bring the files instead of the network; every digest is still checked.
+    #[arg(long, value_name = "DIR")]
+    pub deps_store: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -239,6 +243,7 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
         timeout_secs: args.run.timeout.map(|d| d.as_secs().max(1)),
         keep: args.run.keep.clone(),
         recipes: args.run.rebuilders.clone(),
+        deps_store: args.run.deps_store.clone(),
         compare: compare::Options::default(),
         isolate_budget: args.isolate_budget,
         ..CheckOptions::new(args.source.clone())

@@ -24,8 +24,8 @@ use crate::source::CheckoutError;
 pub use recorded::Recorded;
 pub use subjects::{MatchedBy, SubjectMatch};
 
-/// Version of the rebuild report's JSON schema (`docs/schema/rebuild-report.v1.json`).
-pub const REBUILD_SCHEMA_VERSION: u32 = 1;
+/// Version of the rebuild report's JSON schema (`docs/schema/rebuild-report.v2.json`).
+pub const REBUILD_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RebuildError {
@@ -196,13 +196,14 @@ pub async fn rebuild(
         .clone()
         .unwrap_or_else(|| recorded.builder_image.uri.clone());
     let override_given = opts.image_override.is_some();
-    let target = Target::recorded(
+    let mut target = Target::recorded(
         &opts.check,
         &checkout.root.join(&recorded.path),
         recorded.build.clone(),
         image,
         recorded.source_date_epoch,
     )?;
+    target.recorded_dependencies = recorded.fetch_exactly();
     let prepared = match check::prepare(&opts.check, target, backend, progress).await {
         Ok(p) => p,
         Err(CheckError::Run(RunError::ImageMissing { .. })) if !override_given => {
@@ -312,6 +313,10 @@ pub struct BuildRecord {
     pub finished: i64,
     /// The control run as it ran (paths, user, environment).
     pub run: Option<crate::plan::RunSpec>,
+    /// The package dependencies the build got from the store.
+    pub dependencies: Vec<crate::deps::Dependency>,
+    /// Lockfiles repro generated because the project has none (per ecosystem).
+    pub generated_lockfiles: Vec<(crate::deps::Ecosystem, check::GeneratedLockfile)>,
     /// The check report of the single run (logs, image, notes).
     pub report: CheckReport,
 }
@@ -374,6 +379,13 @@ pub async fn build(
         started,
         finished,
         run: report.runs.first().map(|r| r.spec.clone()),
+        dependencies: report.dependencies.clone(),
+        generated_lockfiles: report
+            .dependency_phase
+            .iter()
+            .flat_map(|p| &p.ecosystems)
+            .filter_map(|e| Some((e.ecosystem, e.generated_lockfile.clone()?)))
+            .collect(),
         build,
         report,
     })

@@ -73,15 +73,32 @@ pub fn provenance(b: &BuildRecord) -> Statement<SlsaProvenance> {
                     builder_image: image(),
                     build: b.build.clone(),
                     source_date_epoch: b.source_date_epoch,
+                    generated_lockfiles: b
+                        .generated_lockfiles
+                        .iter()
+                        .map(|(ecosystem, lock)| slsa::GeneratedLockfile {
+                            ecosystem: *ecosystem,
+                            path: lock.path.clone(),
+                            sha256: lock.sha256.clone(),
+                            content: lock.content.clone(),
+                        })
+                        .collect(),
                 },
                 internal_parameters: InternalParameters {
                     backend: "docker",
                     run: b.run.clone(),
                 },
-                resolved_dependencies: vec![
+                resolved_dependencies: [
                     ResourceDescriptor::at(&b.source_uri, digest("gitCommit", &b.commit)),
                     image(),
-                ],
+                ]
+                .into_iter()
+                .chain(b.dependencies.iter().map(|d| ResourceDescriptor {
+                    name: Some(d.name.clone()),
+                    uri: Some(d.uri.clone()),
+                    digest: digest("sha256", &d.digest.sha256),
+                }))
+                .collect(),
             },
             run_details: RunDetails {
                 builder: Builder::repro(&b.builder_id),
@@ -298,6 +315,8 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
+    use crate::check::GeneratedLockfile;
+    use crate::deps::{Dependency, Ecosystem};
     use crate::provenance::{BuilderImage, GitSource};
     use crate::rebuild::ProvenanceInfo;
     use crate::rebuild::recorded::Recorded;
@@ -338,6 +357,8 @@ mod tests {
                 build: build_def(),
                 source_date_epoch: None,
                 config_path: Some(".github/config.yml".into()),
+                dependencies: Vec::new(),
+                generated_lockfile: None,
             },
             checkout: PathBuf::from("/src"),
             image_substituted: passed,
@@ -391,8 +412,40 @@ mod tests {
             started: 1_700_000_001,
             finished: 1_700_000_002,
             run: report.runs.first().map(|r| r.spec.clone()),
+            dependencies: vec![
+                Dependency::new(Ecosystem::Cargo, "itoa", "1.0.11", &"8".repeat(64)),
+                Dependency::new(Ecosystem::Python, "Flit_Core", "3.9.0+local", &"9".repeat(64)),
+            ],
+            generated_lockfiles: vec![(
+                Ecosystem::Cargo,
+                GeneratedLockfile {
+                    path: "Cargo.lock".into(),
+                    sha256: crate::deps::sha256_hex(b"version = 4\n"),
+                    content: "version = 4\n".into(),
+                },
+            )],
             report,
         }
+    }
+
+    #[test]
+    fn a_rebuild_reads_back_the_dependencies_and_lockfile_a_build_recorded() {
+        let record = build_record();
+        let mut statement = provenance(&record).to_json().unwrap();
+        let provenance = crate::provenance::read(&statement, None).unwrap();
+        let (deps, lock) = crate::rebuild::recorded::dependencies(&provenance).unwrap();
+        assert_eq!(deps, record.dependencies);
+        assert_eq!(lock.as_deref(), Some("version = 4\n"));
+        // A purl that does not name the recorded package is refused, naming the field.
+        let text = String::from_utf8(statement.clone())
+            .unwrap()
+            .replace("pkg:cargo/itoa@1.0.11", "pkg:cargo/itoz@1.0.11");
+        statement = text.into_bytes();
+        let provenance = crate::provenance::read(&statement, None).unwrap();
+        let e = crate::rebuild::recorded::dependencies(&provenance)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("resolvedDependencies[2].uri"), "{e}");
     }
 
     /// What repro signs, byte for byte.

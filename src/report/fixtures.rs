@@ -98,6 +98,7 @@ pub(crate) fn build_def() -> BuildDef {
         control_path: None,
         control_root: false,
         with_git: false,
+        offline: Default::default(),
     }
 }
 
@@ -187,6 +188,8 @@ pub(crate) fn check_report() -> CheckReport {
             exhausted: false,
         }),
         notes: vec!["a <note>".into()],
+        dependency_phase: None,
+        dependencies: Vec::new(),
         elapsed_ms: 4200,
     }
 }

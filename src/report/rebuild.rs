@@ -19,7 +19,7 @@ struct Json<'a> {
     rebuild: &'a RebuildReport,
 }
 
-/// The JSON report (`docs/schema/rebuild-report.v1.json`).
+/// The JSON report (`docs/schema/rebuild-report.v2.json`).
 pub fn json(r: &RebuildReport, signed: &[(String, String)]) -> String {
     debug_assert_eq!(r.schema_version, REBUILD_SCHEMA_VERSION);
     let j = Json {

@@ -2,7 +2,6 @@
 //! whether the files a build would get are exactly that commit's.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The checkout cannot be the recorded source: what is wrong, and what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +96,7 @@ impl Checkout {
     /// these is not a build of the commit.
     pub fn changes(&self, subdir: &str) -> Result<Vec<String>, CheckoutError> {
         let pathspec = if subdir.is_empty() { "." } else { subdir };
-        let out = Command::new("git")
+        let out = super::git_command()
             .arg("-C")
             .arg(&self.root)
             .args(["status", "--porcelain", "--untracked-files=all", "--", pathspec])
@@ -150,7 +149,7 @@ impl Checkout {
 
 /// `git -C dir ARGS`, trimmed stdout on success.
 fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
+    let out = super::git_command().arg("-C").arg(dir).args(args).output().ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
@@ -161,7 +160,7 @@ mod tests {
     use super::*;
 
     pub(crate) fn sh(dir: &Path, script: &str) {
-        let ok = Command::new("sh")
+        let ok = std::process::Command::new("sh")
             .arg("-ec")
             .arg(script)
             .current_dir(dir)

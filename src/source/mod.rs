@@ -100,9 +100,52 @@ pub fn list_source(root: &Path) -> Result<Vec<SourceEntry>, SourceError> {
         .collect())
 }
 
+/// `git` as repro runs it to read a source tree: `safe.directory=*`, since it is repro
+/// reading (an unpacked archive or a copied checkout often belongs to another user, which
+/// git otherwise refuses as "dubious ownership"), never prompting, stdin closed. Callers
+/// capture stdout and stderr (`output()`): git's messages never reach the terminal.
+pub(crate) fn git_command() -> Command {
+    let mut c = Command::new("git");
+    c.args(["-c", "safe.directory=*"])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null());
+    c
+}
+
+/// Why git could not give the last commit time of `root`, in a few words (for the note that
+/// says `SOURCE_DATE_EPOCH` fell back to the newest mtime).
+pub fn why_no_commit_time(root: &Path) -> String {
+    let out = git_command()
+        .arg("-C")
+        .arg(root)
+        .args(["log", "-1", "--format=%ct", "--", "."])
+        .output();
+    match out {
+        Err(e) => format!("git could not run: {e}"),
+        Ok(out) if out.status.success() && out.stdout.iter().all(u8::is_ascii_whitespace) => {
+            "the folder has no commit".into()
+        }
+        Ok(out) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let first = stderr
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or("");
+            if first.contains("not a git repository") {
+                "not in a git repository".into()
+            } else if first.is_empty() {
+                format!("git exited with {}", out.status)
+            } else {
+                format!("git said: {first}")
+            }
+        }
+    }
+}
+
 /// Whether `root` is inside a git work tree (its own, or a repository it is a folder of).
 fn in_git_work_tree(root: &Path) -> bool {
-    Command::new("git")
+    git_command()
         .arg("-C")
         .arg(root)
         .args(["rev-parse", "--is-inside-work-tree"])
@@ -114,7 +157,7 @@ fn git_files(root: &Path) -> Option<Vec<PathBuf>> {
     if !in_git_work_tree(root) {
         return None;
     }
-    let out = Command::new("git")
+    let out = git_command()
         .arg("-C")
         .arg(root)
         .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
@@ -245,7 +288,7 @@ pub fn source_date_epoch(root: &Path, given: Option<i64>) -> Result<(i64, EpochO
     }
     if in_git_work_tree(root) {
         // The last commit that touched this folder (a project may be a folder of a repository).
-        let out = Command::new("git")
+        let out = git_command()
             .arg("-C")
             .arg(root)
             .args(["log", "-1", "--format=%ct", "--", "."])
@@ -308,7 +351,7 @@ pub fn write_source_tar(
 pub fn standalone_git(root: &Path, work: &Path) -> Result<Vec<SourceEntry>, SourceError> {
     let fail = |what: String| SourceError::Git(what);
     let git = |args: &[&str], dir: Option<&Path>| -> Result<String, SourceError> {
-        let mut c = Command::new("git");
+        let mut c = git_command();
         if let Some(d) = dir {
             c.arg("--git-dir").arg(d);
         } else {
@@ -343,7 +386,7 @@ pub fn standalone_git(root: &Path, work: &Path) -> Result<Vec<SourceEntry>, Sour
     let dest = work.join("standalone-git");
     let gitdir = dest.join(".git");
     std::fs::create_dir_all(&dest).map_err(read_err(&dest))?;
-    let out = Command::new("git")
+    let out = git_command()
         .args(["clone", "--bare", "--quiet", "--no-hardlinks"])
         .arg(root)
         .arg(&gitdir)
@@ -377,7 +420,7 @@ pub fn standalone_git(root: &Path, work: &Path) -> Result<Vec<SourceEntry>, Sour
             let _ = git(&["remote", "remove", "origin"], g);
         }
     }
-    let out = Command::new("git")
+    let out = git_command()
         .arg("--git-dir")
         .arg(&gitdir)
         .args(["read-tree", "HEAD"])
@@ -479,6 +522,7 @@ mod tests {
             source_date_epoch(d.path(), None).unwrap(),
             (4_000_000_000, EpochOrigin::NewestMtime)
         );
+        assert_eq!(why_no_commit_time(d.path()), "not in a git repository");
         let git = |args: &[&str]| {
             let out = Command::new("git")
                 .arg("-C")
@@ -501,6 +545,48 @@ mod tests {
             source_date_epoch(d.path(), None).unwrap(),
             (1_600_000_000, EpochOrigin::GitCommit)
         );
+    }
+
+    /// A checkout owned by another user (an unpacked archive, a copied tree): git refuses it
+    /// as "dubious ownership" unless told otherwise; repro reads it all the same. Changing the
+    /// owner needs root: elsewhere there is nothing to check.
+    #[test]
+    fn a_checkout_of_another_user_still_gives_its_commit_time() {
+        if !rustix::process::getuid().is_root() {
+            eprintln!("skipped: changing a tree's owner needs root");
+            return;
+        }
+        let d = tree();
+        let sh = |script: &str| {
+            let ok = Command::new("sh")
+                .arg("-ec")
+                .arg(script)
+                .current_dir(d.path())
+                .env("GIT_COMMITTER_DATE", "@1600000000 +0000")
+                .env("GIT_AUTHOR_DATE", "@1600000000 +0000")
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "{script}");
+        };
+        sh(
+            "git init -q && git add . && git -c user.name=t -c user.email=t@t commit -qm x && chown -R 4321:4321 .",
+        );
+        // Plain git refuses it here, which is what repro must not do.
+        let plain = Command::new("git")
+            .arg("-C")
+            .arg(d.path())
+            .args(["log", "-1", "--format=%ct"])
+            .env("HOME", d.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(!plain.status.success(), "git accepted a foreign-owned repository");
+        assert_eq!(
+            source_date_epoch(d.path(), None).unwrap(),
+            (1_600_000_000, EpochOrigin::GitCommit)
+        );
+        assert!(git_files(d.path()).is_some_and(|f| !f.is_empty()));
     }
 
     #[test]

@@ -24,7 +24,7 @@ fn check(project: &str) {
     assert!(code == 0 || code == 1, "{project}: exit {code}\n{err}");
     let report: serde_json::Value =
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{project}: {e}\n{out}"));
-    common::assert_valid("check-report.v1.json", &report);
+    common::assert_valid("check-report.v2.json", &report);
     assert_eq!(report["verdict"], expected.verdict, "{project}: {out}");
     assert_eq!(code, if expected.verdict == "reproducible" { 0 } else { 1 });
     let runs = report["runs"].as_array().expect("runs");

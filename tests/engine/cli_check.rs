@@ -90,7 +90,7 @@ fn a_build_failing_only_under_variation_is_a_finding() {
     let (code, out, err) = check(d.path(), &["--json", "-"]);
     assert_eq!(code, 1, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    common::assert_valid("check-report.v1.json", &v);
+    common::assert_valid("check-report.v2.json", &v);
     assert_eq!(v["verdict"], "not-reproducible");
     assert_eq!(v["build_findings"][0]["code"], "build-failure");
     assert_eq!(v["build_findings"][0]["run"], "B");
@@ -215,7 +215,7 @@ fn the_local_backend_runs_unisolated_and_says_so() {
     let (code, out, err) = check(d.path(), &["--local", "--json", "-"]);
     assert_eq!(code, 1, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    common::assert_valid("check-report.v1.json", &v);
+    common::assert_valid("check-report.v2.json", &v);
     assert_eq!(
         (
             v["backend"].as_str(),

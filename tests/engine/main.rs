@@ -8,6 +8,7 @@ mod common;
 mod canary;
 mod check_projects;
 mod cli_check;
+mod dependencies;
 mod docker_backend;
 mod image;
 mod rebuild;

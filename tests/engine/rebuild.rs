@@ -146,7 +146,7 @@ fn build_then_rebuild_is_signed_verified_and_a_mismatch_signs_nothing() {
         "{summary}"
     );
     let report: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
-    common::assert_valid("rebuild-report.v1.json", &report);
+    common::assert_valid("rebuild-report.v2.json", &report);
     assert_eq!(report["reproducible_across_runs"], json!(true));
     assert_eq!(report["matches_subjects"], json!(true));
     assert_eq!(report["image_substituted"], json!(false));
@@ -423,7 +423,7 @@ fn container_based_provenance_reruns_with_a_substituted_image() {
     assert!(stdout.contains("match who.txt"), "{stdout}");
     let report: Value =
         serde_json::from_slice(&std::fs::read(d.path().join("who-report.json")).unwrap()).unwrap();
-    common::assert_valid("rebuild-report.v1.json", &report);
+    common::assert_valid("rebuild-report.v2.json", &report);
     assert_eq!(report["check"]["build"]["control_path"], json!("/workspace"));
 }
 
