@@ -122,7 +122,7 @@ pub(crate) fn pair(
 
 impl Matched {
     /// Pairs the members named `a` with those named `b` (both in archive order).
-    pub fn new(cx: &Context<'_>, a: &[&str], b: &[&str]) -> Self {
+    pub(crate) fn new(cx: &Context<'_>, a: &[&str], b: &[&str]) -> Self {
         // Ask once per name, so each excluded name is recorded once.
         let mut excluded: HashMap<&str, bool> = HashMap::new();
         for &name in a.iter().chain(b) {
@@ -144,11 +144,11 @@ impl Matched {
         }
     }
 
-    pub fn label_a(&self, i: usize) -> String {
+    pub(crate) fn label_a(&self, i: usize) -> String {
         self.labels_a.get(i).cloned().unwrap_or_default()
     }
 
-    pub fn label_b(&self, j: usize) -> String {
+    pub(crate) fn label_b(&self, j: usize) -> String {
         self.labels_b.get(j).cloned().unwrap_or_default()
     }
 
@@ -156,7 +156,7 @@ impl Matched {
     /// (`results`, one per `common` pair, `None` when identical, which is counted) and the
     /// removed ones at their place in a, then the added ones in b's order. `removed(i)` and
     /// `added(j)` make the one-sided nodes.
-    pub fn place(
+    pub(crate) fn place(
         &self,
         node: &mut Node,
         results: Vec<Option<Node>>,
@@ -178,7 +178,7 @@ impl Matched {
 
     /// The order of the common members, when it differs: from the first difference on, at
     /// most `ORDER_WINDOW` names per side.
-    pub fn order_change(&self) -> Option<Change> {
+    pub(crate) fn order_change(&self) -> Option<Change> {
         let mut by_b = self.common.clone();
         by_b.sort_unstable_by_key(|&(_, j)| j);
         let first = self.common.iter().zip(&by_b).position(|(x, y)| x != y)?;

@@ -17,7 +17,7 @@ const MAX_LINE: usize = 400;
 const MAX_PARTIAL: usize = 1 << 20;
 
 /// Checks that mmdebstrap can run here and returns its path.
-pub fn preflight(name: &str) -> Result<PathBuf, ImageError> {
+pub(super) fn preflight(name: &str) -> Result<PathBuf, ImageError> {
     let exe = find_on_path("mmdebstrap").ok_or(ImageError::MmdebstrapMissing)?;
     if !rustix::process::geteuid().is_root() {
         return Err(ImageError::NotRoot {
@@ -36,7 +36,7 @@ fn find_on_path(program: &str) -> Option<PathBuf> {
 }
 
 /// `mmdebstrap 1.3.5`, recorded with each tarball (another version may make other bytes).
-pub async fn version(exe: &Path) -> String {
+pub(super) async fn version(exe: &Path) -> String {
     let out = tokio::process::Command::new(exe)
         .arg("--version")
         .stdin(Stdio::null())
@@ -83,7 +83,7 @@ impl Drop for Running {
 }
 
 /// Runs mmdebstrap for `recipe`, writing the tarball to `target` and its log beside it.
-pub async fn run(
+pub(super) async fn run(
     exe: &Path,
     recipe: &Recipe,
     target: &Path,

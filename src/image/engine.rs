@@ -61,7 +61,7 @@ pub async fn inspect(docker: &Docker, reference: &str) -> Result<Option<EngineIm
 }
 
 /// Images tagged `repro/…`.
-pub async fn list(docker: &Docker) -> Result<Vec<EngineImage>, ImageError> {
+pub(super) async fn list(docker: &Docker) -> Result<Vec<EngineImage>, ImageError> {
     let options = ListImagesOptions {
         filters: Some(HashMap::from([(
             "reference".to_owned(),
@@ -85,7 +85,7 @@ pub async fn list(docker: &Docker) -> Result<Vec<EngineImage>, ImageError> {
 }
 
 /// Removes an image (all its tags); stopped containers using it go too.
-pub async fn remove(docker: &Docker, id: &str) -> Result<(), ImageError> {
+pub(super) async fn remove(docker: &Docker, id: &str) -> Result<(), ImageError> {
     let options = RemoveImageOptions {
         force: true,
         ..Default::default()
@@ -100,7 +100,7 @@ pub async fn remove(docker: &Docker, id: &str) -> Result<(), ImageError> {
 /// Checks that the engine holds exactly the image the archive describes: the one layer, and
 /// an ID that is the config digest (classic image store) or the manifest digest (containerd
 /// image store).
-pub fn check_identity(archive: &ImageArchive, image: &EngineImage) -> Result<(), ImageError> {
+pub(super) fn check_identity(archive: &ImageArchive, image: &EngineImage) -> Result<(), ImageError> {
     let layers_ok = image.layers == [archive.layer_digest()];
     if layers_ok && (image.id == archive.config_digest || image.id == archive.manifest_digest) {
         return Ok(());
@@ -117,7 +117,7 @@ pub fn check_identity(archive: &ImageArchive, image: &EngineImage) -> Result<(),
 /// Streams the image archive for `tarball` to the engine's load endpoint (`docker load`).
 /// The archive is written by a blocking task into a small channel, so memory stays bounded
 /// whatever the tarball's size.
-pub async fn load(
+pub(super) async fn load(
     docker: &Docker,
     archive: &ImageArchive,
     tarball: &Path,

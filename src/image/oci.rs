@@ -20,7 +20,7 @@ use super::rootfs::Hashing;
 use crate::units::unix_time;
 
 /// Debian's default PATH for root; the only environment the image sets.
-pub const IMAGE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(super) const IMAGE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 const MEDIA_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const MEDIA_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -28,9 +28,9 @@ const MEDIA_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 const MEDIA_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
 
 /// Annotations in `index.json` that let `repro image import` file an archive under its recipe.
-pub const ANNOTATION_NAME: &str = "dev.repro.image.name";
-pub const ANNOTATION_RECIPE: &str = "dev.repro.image.recipe-sha256";
-pub const ANNOTATION_EPOCH: &str = "dev.repro.image.source-date-epoch";
+pub(super) const ANNOTATION_NAME: &str = "dev.repro.image.name";
+pub(super) const ANNOTATION_RECIPE: &str = "dev.repro.image.recipe-sha256";
+pub(super) const ANNOTATION_EPOCH: &str = "dev.repro.image.source-date-epoch";
 
 /// Small members read into memory when importing; the layer is streamed.
 const MAX_SMALL_MEMBER: u64 = 1 << 20;
@@ -337,7 +337,7 @@ fn pad(out: &mut impl Write, len: u64) -> io::Result<()> {
 /// What an archive written by `repro image export` says about itself, after checking that its
 /// config and manifest are exactly the ones repro would write for its layer.
 #[derive(Debug, Clone)]
-pub struct ArchiveInfo {
+pub(super) struct ArchiveInfo {
     pub archive: ImageArchive,
     /// Member path of the layer blob.
     pub layer_member: String,
@@ -345,7 +345,7 @@ pub struct ArchiveInfo {
 
 /// Whether `path` is an image archive (has `index.json` or `manifest.json` at its top) rather
 /// than a root filesystem tarball.
-pub fn is_image_archive(path: &Path) -> io::Result<bool> {
+pub(super) fn is_image_archive(path: &Path) -> io::Result<bool> {
     let mut found = false;
     each_member(path, |name, _size, _entry| {
         found |= name == "oci-layout" || name == "index.json" || name == "manifest.json";
@@ -355,7 +355,7 @@ pub fn is_image_archive(path: &Path) -> io::Result<bool> {
 }
 
 /// Reads and checks the archive's small members. `Err(reason)` for anything unexpected.
-pub fn read_archive(path: &Path) -> Result<ArchiveInfo, String> {
+pub(super) fn read_archive(path: &Path) -> Result<ArchiveInfo, String> {
     let mut small: HashMap<String, Vec<u8>> = HashMap::new();
     let mut sizes: HashMap<String, u64> = HashMap::new();
     each_member(path, |name, size, entry| {
@@ -445,7 +445,7 @@ pub fn read_archive(path: &Path) -> Result<ArchiveInfo, String> {
 }
 
 /// Streams one member of a tar file into `out`; returns whether it was found.
-pub fn copy_member(path: &Path, member: &str, out: &mut impl Write) -> io::Result<bool> {
+pub(super) fn copy_member(path: &Path, member: &str, out: &mut impl Write) -> io::Result<bool> {
     let mut found = false;
     each_member(path, |name, _size, entry| {
         if name == member {

@@ -21,14 +21,14 @@ pub struct Package {
 
 /// What one pass over a tarball found.
 #[derive(Debug)]
-pub struct Scan {
+pub(super) struct Scan {
     pub sha256: String,
     pub size: u64,
     pub packages: Vec<Package>,
 }
 
 /// A reader that hashes and counts everything read through it.
-pub struct Hashing<R> {
+pub(super) struct Hashing<R> {
     inner: R,
     hasher: Sha256,
     count: u64,
@@ -36,7 +36,7 @@ pub struct Hashing<R> {
 }
 
 impl<R: Read> Hashing<R> {
-    pub fn new(inner: R) -> Self {
+    pub(super) fn new(inner: R) -> Self {
         Hashing {
             inner,
             hasher: Sha256::new(),
@@ -46,13 +46,13 @@ impl<R: Read> Hashing<R> {
     }
 
     /// Calls `f` with the running byte count after each read (for progress bars).
-    pub fn on_read(mut self, f: impl FnMut(u64) + Send + 'static) -> Self {
+    pub(super) fn on_read(mut self, f: impl FnMut(u64) + Send + 'static) -> Self {
         self.on_read = Some(Box::new(f));
         self
     }
 
     /// The hex digest and byte count of everything read so far.
-    pub fn finish(self) -> (String, u64) {
+    pub(super) fn finish(self) -> (String, u64) {
         (hex::encode(self.hasher.finalize()), self.count)
     }
 }
@@ -72,7 +72,7 @@ impl<R: Read> Read for Hashing<R> {
 
 /// Reads the whole tarball through `reader`. `Err(reason)` when it is not a well-formed tar
 /// with a dpkg status file; I/O errors become reasons too, since the caller names the file.
-pub fn scan<R: Read>(reader: Hashing<R>) -> Result<Scan, String> {
+pub(super) fn scan<R: Read>(reader: Hashing<R>) -> Result<Scan, String> {
     // Buffer above the hasher: tar reads in 512-byte blocks, the hasher sees large reads.
     let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 20, reader));
     let mut status = None;
@@ -110,7 +110,7 @@ pub fn scan<R: Read>(reader: Hashing<R>) -> Result<Scan, String> {
 }
 
 /// Installed packages from a dpkg status file (RFC 822-style paragraphs).
-pub fn parse_status(text: &str) -> Result<Vec<Package>, String> {
+pub(super) fn parse_status(text: &str) -> Result<Vec<Package>, String> {
     let mut out = Vec::new();
     for paragraph in text.split("\n\n") {
         let field = |name: &str| {

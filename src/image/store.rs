@@ -417,7 +417,7 @@ impl ImageStore {
 }
 
 /// The archive (and so the identity) a record's tarball implies.
-pub fn archive_for(record: &ImageRecord) -> ImageArchive {
+pub(super) fn archive_for(record: &ImageRecord) -> ImageArchive {
     ImageArchive::new(
         &record.name,
         &record.recipe_sha256,

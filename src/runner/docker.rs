@@ -153,7 +153,11 @@ async fn remove(docker: &Docker, id: &str) {
             bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }
         )
     {
-        eprintln!("warning: could not remove container {id}: {e}");
+        // Runs on the cancel and drop paths, where no report is left to carry it.
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("warning: could not remove container {id}: {e}");
+        }
     }
 }
 

@@ -1,18 +1,20 @@
 //! Helpers shared by the integration tests: running the real binary, making fixtures with real
 //! tools, validating reports against the published schema.
 #![allow(dead_code)]
+// Test helpers report skips and provisioning on stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub fn repro() -> Command {
+pub(crate) fn repro() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_repro"));
     c.env("NO_COLOR", "1");
     c
 }
 
 /// Runs `repro ARGS`, returning (exit code, stdout, stderr).
-pub fn run(args: &[&str]) -> (i32, String, String) {
+pub(crate) fn run(args: &[&str]) -> (i32, String, String) {
     let out: Output = repro().args(args).output().expect("running the repro binary");
     (
         out.status.code().unwrap_or(-1),
@@ -22,7 +24,7 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
 }
 
 /// Runs a shell command line in `dir`, panicking with its output on failure.
-pub fn sh(dir: &Path, script: &str) {
+pub(crate) fn sh(dir: &Path, script: &str) {
     let out = Command::new("sh")
         .arg("-ec")
         .arg(script)
@@ -37,12 +39,12 @@ pub fn sh(dir: &Path, script: &str) {
     );
 }
 
-pub fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Validates a JSON report against a schema under `docs/schema/`, panicking with every error.
-pub fn assert_valid(schema_file: &str, report: &serde_json::Value) {
+pub(crate) fn assert_valid(schema_file: &str, report: &serde_json::Value) {
     let schema_path = repo_root().join("docs/schema").join(schema_file);
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&schema_path).expect("reading the schema"))
@@ -62,7 +64,7 @@ pub fn assert_valid(schema_file: &str, report: &serde_json::Value) {
 }
 
 /// Collects the names of every node of a report's difference tree.
-pub fn node_names(node: &serde_json::Value, out: &mut Vec<String>) {
+pub(crate) fn node_names(node: &serde_json::Value, out: &mut Vec<String>) {
     if let Some(name) = node.get("name").and_then(|n| n.as_str()) {
         out.push(name.to_string());
     }
@@ -77,7 +79,7 @@ pub fn node_names(node: &serde_json::Value, out: &mut Vec<String>) {
 }
 
 /// The engine's ID of one of our builder images, made or loaded as `repro check` would.
-pub async fn builder_image(_d: &bollard::Docker, name: &str) -> String {
+pub(crate) async fn builder_image(_d: &bollard::Docker, name: &str) -> String {
     let silent: std::sync::Arc<dyn repro::image::Progress> = std::sync::Arc::new(repro::image::Silent);
     repro::image::ensure_image(name, silent)
         .await
@@ -103,7 +105,7 @@ impl jsonschema::Retrieve for LocalSchemas {
 /// `REPRO_SKIP_ENGINE_TESTS=1` (machines with no Docker engine; CI never sets it). Every test
 /// that needs the engine starts with `if common::skip_engine_test() { return; }`, so a missing
 /// engine is a failure unless the skip is asked for.
-pub fn skip_engine_test() -> bool {
+pub(crate) fn skip_engine_test() -> bool {
     let skip = std::env::var_os("REPRO_SKIP_ENGINE_TESTS").is_some_and(|v| v == "1");
     if skip {
         let thread = std::thread::current();
@@ -123,7 +125,7 @@ const SSLIB_VERSION: &str = "1.6.0";
 /// cache (`<cache>/venv/sslib-<version>`), made on first use from the `python3` on PATH with
 /// `python3 -m venv` and pip, so that no test depends on what is installed globally. Concurrent
 /// tests wait on a lock while one of them makes it.
-pub fn sslib_python() -> PathBuf {
+pub(crate) fn sslib_python() -> PathBuf {
     let cache = repro::image::Cache::from_env().expect("a cache directory (set REPRO_CACHE_DIR)");
     let venvs = cache.root().join("venv");
     std::fs::create_dir_all(&venvs).unwrap_or_else(|e| panic!("creating {}: {e}", venvs.display()));
@@ -198,7 +200,7 @@ print("verified")
 
 /// Has securesystemslib verify the DSSE envelope at `envelope` with the PEM public key at
 /// `pem`: (verified, its stdout — the keyid it computes first).
-pub fn sslib_verify(envelope: &Path, pem: &Path) -> (bool, String) {
+pub(crate) fn sslib_verify(envelope: &Path, pem: &Path) -> (bool, String) {
     let out = Command::new(sslib_python())
         .arg("-c")
         .arg(SSLIB_SCRIPT)
@@ -213,7 +215,7 @@ pub fn sslib_verify(envelope: &Path, pem: &Path) -> (bool, String) {
 }
 
 /// Compares two paths through the engine with `opts`, panicking on an input error.
-pub fn compare_with(opts: repro::compare::Options, a: &Path, b: &Path) -> repro::compare::Comparison {
+pub(crate) fn compare_with(opts: repro::compare::Options, a: &Path, b: &Path) -> repro::compare::Comparison {
     repro::compare::Engine::new(opts, repro::compare::Registry::default())
         .expect("engine")
         .compare_paths(a, b)
@@ -221,17 +223,17 @@ pub fn compare_with(opts: repro::compare::Options, a: &Path, b: &Path) -> repro:
 }
 
 /// Compares two paths with the default options.
-pub fn compare(a: &Path, b: &Path) -> repro::compare::Comparison {
+pub(crate) fn compare(a: &Path, b: &Path) -> repro::compare::Comparison {
     compare_with(repro::compare::Options::default(), a, b)
 }
 
 /// The root of a comparison's difference tree; the inputs must differ.
-pub fn root(c: &repro::compare::Comparison) -> &repro::compare::Node {
+pub(crate) fn root(c: &repro::compare::Comparison) -> &repro::compare::Node {
     c.root.as_ref().expect("the inputs should differ")
 }
 
 /// The first node (depth-first) with this name.
-pub fn find<'a>(n: &'a repro::compare::Node, name: &str) -> Option<&'a repro::compare::Node> {
+pub(crate) fn find<'a>(n: &'a repro::compare::Node, name: &str) -> Option<&'a repro::compare::Node> {
     if n.name == name {
         return Some(n);
     }
@@ -240,12 +242,12 @@ pub fn find<'a>(n: &'a repro::compare::Node, name: &str) -> Option<&'a repro::co
 
 /// The first node (depth-first) with this name, or a panic showing the tree.
 #[track_caller]
-pub fn node<'a>(n: &'a repro::compare::Node, name: &str) -> &'a repro::compare::Node {
+pub(crate) fn node<'a>(n: &'a repro::compare::Node, name: &str) -> &'a repro::compare::Node {
     find(n, name).unwrap_or_else(|| panic!("no node {name:?} in {n:#?}"))
 }
 
 /// The values of a field change on a node.
-pub fn field(n: &repro::compare::Node, name: &str) -> Option<(Option<String>, Option<String>)> {
+pub(crate) fn field(n: &repro::compare::Node, name: &str) -> Option<(Option<String>, Option<String>)> {
     n.changes.iter().find_map(|c| match c {
         repro::compare::Change::Field { field, a, b } if field == name => Some((a.clone(), b.clone())),
         _ => None,
@@ -254,7 +256,7 @@ pub fn field(n: &repro::compare::Node, name: &str) -> Option<(Option<String>, Op
 
 /// Asserts that `n` has a field change `name` from `a` to `b`.
 #[track_caller]
-pub fn assert_field(n: &repro::compare::Node, name: &str, a: &str, b: &str) {
+pub(crate) fn assert_field(n: &repro::compare::Node, name: &str, a: &str, b: &str) {
     assert_eq!(
         field(n, name),
         Some((Some(a.to_string()), Some(b.to_string()))),
@@ -263,7 +265,7 @@ pub fn assert_field(n: &repro::compare::Node, name: &str, a: &str, b: &str) {
 }
 
 /// Whether `n` carries a note containing `needle`.
-pub fn has_note(n: &repro::compare::Node, needle: &str) -> bool {
+pub(crate) fn has_note(n: &repro::compare::Node, needle: &str) -> bool {
     n.changes
         .iter()
         .any(|c| matches!(c, repro::compare::Change::Note { text } if text.contains(needle)))
@@ -271,7 +273,7 @@ pub fn has_note(n: &repro::compare::Node, needle: &str) -> bool {
 
 /// Tight budgets for property tests over mutated archives: small members and expansions, a
 /// time limit, so that a hostile mutation stays cheap.
-pub fn bounded_options() -> repro::compare::Options {
+pub(crate) fn bounded_options() -> repro::compare::Options {
     repro::compare::Options {
         max_member_bytes: 1 << 20,
         max_expanded_bytes: 4 << 20,

@@ -12,7 +12,7 @@ use repro::compare::{Change, Comparison, Engine, Registry, Source};
 use crate::common::{bounded_options, root};
 
 /// Writes `bytes` to `dir/name` and returns its path.
-pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
     path
@@ -21,7 +21,7 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 /// Why the comparison of a corrupt input fell back from `format` to bytes; the byte comparison
 /// must report the differing bytes.
 #[track_caller]
-pub fn fallback_reason(c: &Comparison, format: &str) -> String {
+pub(crate) fn fallback_reason(c: &Comparison, format: &str) -> String {
     let r = root(c);
     let f = r
         .fallback
@@ -37,13 +37,13 @@ pub fn fallback_reason(c: &Comparison, format: &str) -> String {
 
 /// Bytes overwritten anywhere, then an optional cut.
 #[derive(Debug, Clone)]
-pub struct Mutation {
+pub(crate) struct Mutation {
     edits: Vec<(Index, u8)>,
     cut: Option<Index>,
 }
 
 /// One to fifteen overwritten bytes, and a cut half of the time.
-pub fn mutation() -> impl Strategy<Value = Mutation> {
+pub(crate) fn mutation() -> impl Strategy<Value = Mutation> {
     (
         proptest::collection::vec((any::<Index>(), any::<u8>()), 1..16),
         proptest::option::of(any::<Index>()),
@@ -54,7 +54,7 @@ pub fn mutation() -> impl Strategy<Value = Mutation> {
 impl Mutation {
     /// `original` with the edits written, then `aimed` (edits aimed at a format's fields), then
     /// cut.
-    pub fn apply(&self, original: &[u8], aimed: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    pub(crate) fn apply(&self, original: &[u8], aimed: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
         let mut m = original.to_vec();
         for (at, v) in &self.edits {
             let i = at.index(m.len());
@@ -70,7 +70,7 @@ impl Mutation {
 
 /// Compares `original` with `mutated` under tight budgets: no panic, and identical exactly
 /// when the bytes are.
-pub fn identical_only_when_equal(original: &[u8], mutated: &[u8]) -> Result<(), TestCaseError> {
+pub(crate) fn identical_only_when_equal(original: &[u8], mutated: &[u8]) -> Result<(), TestCaseError> {
     let engine = Engine::new(bounded_options(), Registry::default()).expect("engine");
     let c = engine.compare_sources(
         "p",

@@ -12,8 +12,8 @@ use std::ops::Range;
 use super::super::CompareError;
 use crate::units::timestamp;
 
-pub const MAGIC: &[u8; 8] = b"!<arch>\n";
-pub const THIN_MAGIC: &[u8; 8] = b"!<thin>\n";
+pub(super) const MAGIC: &[u8; 8] = b"!<arch>\n";
+pub(super) const THIN_MAGIC: &[u8; 8] = b"!<thin>\n";
 const HEADER_LEN: usize = 60;
 const TERMINATOR: &[u8; 2] = b"`\n";
 
@@ -24,7 +24,7 @@ fn malformed(detail: impl ToString) -> CompareError {
 /// A numeric header field: blank (GNU leaves them blank in its long-name table), a value, or
 /// the raw text when it does not parse.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Num {
+pub(super) enum Num {
     Blank,
     Value(u64),
     Invalid(String),
@@ -54,7 +54,7 @@ impl Num {
 
 /// What a member is, beyond its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(super) enum Kind {
     /// A stored file (or, in a thin archive, a reference to one).
     File,
     /// GNU `/` (32-bit) symbol table.
@@ -70,7 +70,7 @@ pub enum Kind {
 /// One member, in archive order. The GNU long-name table is not a member: its content is the
 /// members' names.
 #[derive(Debug, Clone)]
-pub struct Member {
+pub(super) struct Member {
     /// The resolved name (long names looked up, GNU's trailing `/` and padding removed).
     pub name: String,
     pub kind: Kind,
@@ -88,7 +88,7 @@ pub struct Member {
 
 impl Member {
     /// Header fields, named and displayable, in header order (the name is the match key).
-    pub fn fields(&self) -> Vec<(&'static str, String)> {
+    pub(super) fn fields(&self) -> Vec<(&'static str, String)> {
         vec![
             ("mtime", self.mtime.show(show_time)),
             ("uid", self.uid.show(|v| v.to_string())),
@@ -105,7 +105,7 @@ fn show_time(v: u64) -> String {
 
 /// One parsed archive.
 #[derive(Debug)]
-pub struct Archive {
+pub(super) struct Archive {
     pub thin: bool,
     pub members: Vec<Member>,
     /// Name conventions seen (`bsd`, `gnu`, `thin`), sorted; empty for plain short names.
@@ -114,7 +114,7 @@ pub struct Archive {
 
 impl Archive {
     /// The archive's variant as shown in reports: its name styles joined, or `common`.
-    pub fn variant(&self) -> String {
+    pub(super) fn variant(&self) -> String {
         if self.styles.is_empty() {
             "common".into()
         } else {
@@ -125,7 +125,7 @@ impl Archive {
 
 /// Parses `data` as an ar archive, failing on anything that does not hold together and past
 /// `max_entries` members.
-pub fn parse(data: &[u8], max_entries: u64) -> Result<Archive, CompareError> {
+pub(super) fn parse(data: &[u8], max_entries: u64) -> Result<Archive, CompareError> {
     let thin = match data.get(..MAGIC.len()) {
         Some(m) if m == MAGIC => false,
         Some(m) if m == THIN_MAGIC => true,
@@ -312,14 +312,14 @@ fn long_name(data: &[u8], table: Range<usize>, offset: usize) -> Result<String, 
 
 /// One symbol of a symbol table and the header offset of the member defining it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Symbol {
+pub(super) struct Symbol {
     pub name: String,
     pub member_offset: u64,
 }
 
 /// Reads a symbol table member's content; `None` when it does not hold together (it is then
 /// compared as bytes).
-pub fn symbols(kind: Kind, data: &[u8]) -> Option<Vec<Symbol>> {
+pub(super) fn symbols(kind: Kind, data: &[u8]) -> Option<Vec<Symbol>> {
     match kind {
         Kind::GnuSymbols => gnu_symbols(data, 4),
         Kind::GnuSymbols64 => gnu_symbols(data, 8),

@@ -7,16 +7,16 @@ use super::super::Codec;
 use crate::units::timestamp;
 
 /// Leading bytes read for header parsing (a gzip name or comment longer than this is cut).
-pub const HEAD_LEN: usize = 64 << 10;
+pub(super) const HEAD_LEN: usize = 64 << 10;
 /// Extra-field bytes shown in hex.
 const EXTRA_SHOWN: usize = 64;
 /// Longest gzip name or comment kept, in characters.
 const MAX_TEXT_CHARS: usize = 1024;
 
 /// Named header values of one stream, in a fixed order.
-pub type Fields = Vec<(&'static str, String)>;
+pub(super) type Fields = Vec<(&'static str, String)>;
 
-pub fn fields(codec: Codec, head: &[u8]) -> Fields {
+pub(super) fn fields(codec: Codec, head: &[u8]) -> Fields {
     match codec {
         Codec::Gzip => gzip(head),
         Codec::Xz => xz(head),
@@ -98,7 +98,7 @@ fn gzip(h: &[u8]) -> Fields {
 }
 
 /// The original file name stored in a gzip header, if any.
-pub fn gzip_name(fields: &Fields) -> Option<&str> {
+pub(super) fn gzip_name(fields: &Fields) -> Option<&str> {
     fields
         .iter()
         .find(|(k, v)| *k == "gzip.name" && v != "truncated")
@@ -197,7 +197,7 @@ fn xz(h: &[u8]) -> Fields {
 
 /// Streams and blocks of a whole xz file, from the indexes at its end (no decoding). `None`
 /// when the file does not end in a well-formed stream footer and index.
-pub fn xz_index(data: &[u8]) -> Option<(u64, u64)> {
+pub(super) fn xz_index(data: &[u8]) -> Option<(u64, u64)> {
     let (mut streams, mut blocks) = (0u64, 0u64);
     let mut end = data.len();
     while end > 0 {
@@ -324,7 +324,7 @@ fn zstd(h: &[u8]) -> Fields {
 
 /// Counts the frames of a zstd stream (data and skippable) by walking frame and block
 /// headers, without decoding.
-pub fn zstd_frames(r: impl Read) -> io::Result<(u64, u64)> {
+pub(super) fn zstd_frames(r: impl Read) -> io::Result<(u64, u64)> {
     let mut r = BufReader::with_capacity(256 << 10, r);
     let (mut frames, mut skippable) = (0u64, 0u64);
     loop {

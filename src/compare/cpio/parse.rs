@@ -50,7 +50,7 @@ impl Variant {
 }
 
 /// What a member is, from the type bits of its mode.
-pub fn type_name(mode: u64) -> &'static str {
+pub(super) fn type_name(mode: u64) -> &'static str {
     match mode & 0o170000 {
         0o100000 => "regular file",
         0o040000 => "directory",
@@ -65,7 +65,7 @@ pub fn type_name(mode: u64) -> &'static str {
 
 /// One member, in archive order.
 #[derive(Debug, Clone)]
-pub struct Member {
+pub(super) struct Member {
     pub name: String,
     pub ino: u64,
     pub mode: u64,
@@ -84,12 +84,12 @@ pub struct Member {
 }
 
 impl Member {
-    pub fn is_symlink(&self) -> bool {
+    pub(super) fn is_symlink(&self) -> bool {
         self.mode & 0o170000 == 0o120000
     }
 
     /// Header fields, named and displayable, in header order (the name is the match key).
-    pub fn fields(&self, variant: Variant) -> Vec<(&'static str, String)> {
+    pub(super) fn fields(&self, variant: Variant) -> Vec<(&'static str, String)> {
         let mut f = vec![
             ("type", type_name(self.mode).to_string()),
             ("mode", format!("{:04o}", self.mode & 0o7777)),
@@ -123,7 +123,7 @@ fn show_time(v: u64) -> String {
 
 /// One parsed archive.
 #[derive(Debug)]
-pub struct Archive {
+pub(super) struct Archive {
     pub variant: Variant,
     pub members: Vec<Member>,
     /// The bytes after the trailer and its zero padding, if there are any.
@@ -148,7 +148,7 @@ fn align4(n: usize) -> Option<usize> {
 
 /// Parses `data` as a cpio archive, failing on anything that does not hold together and past
 /// `max_entries` members.
-pub fn parse(data: &[u8], max_entries: u64) -> Result<Archive, CompareError> {
+pub(super) fn parse(data: &[u8], max_entries: u64) -> Result<Archive, CompareError> {
     let variant = Variant::of(data).ok_or_else(|| malformed("no cpio magic"))?;
     let mut members = Vec::new();
     let mut pos = 0usize;

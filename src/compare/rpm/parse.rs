@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use super::super::CompareError;
 
-pub const LEAD_MAGIC: [u8; 4] = [0xed, 0xab, 0xee, 0xdb];
+pub(super) const LEAD_MAGIC: [u8; 4] = [0xed, 0xab, 0xee, 0xdb];
 const HEADER_MAGIC: [u8; 4] = [0x8e, 0xad, 0xe8, 0x01];
 const LEAD_LEN: usize = 96;
 /// rpm's own limits on a header: 64 Ki tags and a 256 MiB store.
@@ -20,7 +20,7 @@ fn malformed(detail: impl ToString) -> CompareError {
 
 /// A tag's value, decoded by its type.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value {
+pub(super) enum Value {
     /// NULL, CHAR, INT8/16/32/64: the numbers.
     Ints(Vec<u64>),
     /// STRING, STRING_ARRAY, I18NSTRING: the strings (lossily decoded).
@@ -31,14 +31,14 @@ pub enum Value {
 
 /// One header entry.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(super) struct Entry {
     pub tag: u32,
     pub value: Value,
 }
 
 /// The lead: mostly obsolete, but still written and still able to differ.
 #[derive(Debug, Clone)]
-pub struct Lead {
+pub(super) struct Lead {
     pub version: (u8, u8),
     pub kind: u16,
     pub archnum: u16,
@@ -48,7 +48,7 @@ pub struct Lead {
 }
 
 impl Lead {
-    pub fn fields(&self) -> Vec<(&'static str, String)> {
+    pub(super) fn fields(&self) -> Vec<(&'static str, String)> {
         vec![
             ("lead version", format!("{}.{}", self.version.0, self.version.1)),
             (
@@ -69,7 +69,7 @@ impl Lead {
 
 /// One parsed package.
 #[derive(Debug)]
-pub struct Package {
+pub(super) struct Package {
     pub lead: Lead,
     pub signature: Vec<Entry>,
     pub header: Vec<Entry>,
@@ -90,7 +90,7 @@ fn be32(b: &[u8], off: usize) -> u32 {
 
 /// Parses `data` as an RPM package; a tag with more than `max_values` values exceeds the
 /// budget (each value is decoded into memory, several times the size of its bytes).
-pub fn parse(data: &[u8], max_values: u64) -> Result<Package, CompareError> {
+pub(super) fn parse(data: &[u8], max_values: u64) -> Result<Package, CompareError> {
     let lead = data
         .get(..LEAD_LEN)
         .ok_or_else(|| malformed(format!("truncated lead ({} bytes)", data.len())))?;

@@ -2,7 +2,7 @@
 //! or one value per file. A data table.
 
 /// The name of a main-header tag, if it is one we know.
-pub fn header_name(tag: u32) -> Option<&'static str> {
+pub(super) fn header_name(tag: u32) -> Option<&'static str> {
     Some(match tag {
         100 => "HEADERI18NTABLE",
         1000 => "NAME",
@@ -82,7 +82,7 @@ pub fn header_name(tag: u32) -> Option<&'static str> {
 
 /// The name of a signature-header tag, if it is one we know (their numbers overlap the main
 /// header's).
-pub fn signature_name(tag: u32) -> Option<&'static str> {
+pub(super) fn signature_name(tag: u32) -> Option<&'static str> {
     Some(match tag {
         267 => "DSA",
         268 => "RSA",
@@ -101,12 +101,12 @@ pub fn signature_name(tag: u32) -> Option<&'static str> {
 }
 
 /// Main-header tags holding seconds since the epoch.
-pub fn is_time(tag: u32) -> bool {
+pub(super) fn is_time(tag: u32) -> bool {
     matches!(tag, 1006 | 1034 | 1080)
 }
 
 /// Main-header tags holding one value per file (in the order of the file names).
-pub fn is_per_file(tag: u32) -> bool {
+pub(super) fn is_per_file(tag: u32) -> bool {
     matches!(
         tag,
         1028 | 1030
@@ -130,6 +130,6 @@ pub fn is_per_file(tag: u32) -> bool {
 }
 
 /// Region tags: where the header's signed region ends, which moves with any change of size.
-pub fn is_region(tag: u32) -> bool {
+pub(super) fn is_region(tag: u32) -> bool {
     matches!(tag, 61..=63)
 }

@@ -18,7 +18,7 @@ use crate::units::timestamp;
 /// Most bytes the tar crate may read between two members: padding, headers, GNU long names,
 /// PAX records and sparse maps. The crate holds long names and PAX records in memory whole, so
 /// without this cap a forged extension size would make it allocate without bound.
-pub const EXTENSION_ALLOWANCE: u64 = 4 << 20;
+pub(super) const EXTENSION_ALLOWANCE: u64 = 4 << 20;
 /// Read-ahead between the decoder and the tar parser (which reads 512 bytes at a time).
 const READ_BUF: usize = 1 << 20;
 /// Content is hashed in chunks of this size.
@@ -32,7 +32,7 @@ const TIME_CHECK_BYTES: u64 = 64 << 20;
 
 /// A number from a header field, or the raw field when it does not parse.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Num {
+pub(super) enum Num {
     Value(u64),
     Invalid(Box<str>),
 }
@@ -55,7 +55,7 @@ impl Num {
 
 /// Header metadata of one member, as small as it can be kept (archives may hold a million).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Meta {
+pub(super) struct Meta {
     pub kind: u8,
     pub mode: Num,
     pub uid: Num,
@@ -74,11 +74,11 @@ pub struct Meta {
 
 /// Key of PAX global headers: they are matched by position among themselves, since their
 /// names are made up by the archiver (GNU tar's contain a process id).
-pub const GLOBAL_HEADER_KEY: &str = "(PAX global header)";
+pub(super) const GLOBAL_HEADER_KEY: &str = "(PAX global header)";
 
 impl Member {
     /// What the member is matched by across the two sides.
-    pub fn key(&self) -> &str {
+    pub(super) fn key(&self) -> &str {
         if self.records_only {
             GLOBAL_HEADER_KEY
         } else {
@@ -89,7 +89,7 @@ impl Member {
 
 /// One member as recorded by pass 1.
 #[derive(Debug, Clone)]
-pub struct Member {
+pub(super) struct Member {
     pub path: String,
     pub meta: Meta,
     /// sha256 of the member's content.
@@ -100,7 +100,7 @@ pub struct Member {
 
 /// Everything pass 1 learned about one side.
 #[derive(Debug)]
-pub struct Scan {
+pub(super) struct Scan {
     pub members: Vec<Member>,
     pub sha256: String,
     pub len: u64,
@@ -108,7 +108,7 @@ pub struct Scan {
     pub formats: Vec<&'static str>,
 }
 
-pub fn type_name(kind: u8) -> Cow<'static, str> {
+pub(super) fn type_name(kind: u8) -> Cow<'static, str> {
     Cow::Borrowed(match kind {
         b'0' | 0 => "file",
         b'1' => "hardlink",
@@ -128,7 +128,7 @@ pub fn type_name(kind: u8) -> Cow<'static, str> {
 
 impl Meta {
     /// Named, displayable fields in a fixed order; absent ones are left out.
-    pub fn fields(&self) -> Vec<(Cow<'static, str>, String)> {
+    pub(super) fn fields(&self) -> Vec<(Cow<'static, str>, String)> {
         let mut f: Vec<(Cow<'static, str>, String)> =
             vec![("type".into(), type_name(self.kind).into_owned())];
         if let Some(n) = &self.name {
@@ -191,7 +191,7 @@ impl std::fmt::Display for Stop {
 impl std::error::Error for Stop {}
 
 /// Maps an error from the tar crate (or the readers below it) to a comparison error.
-pub fn tar_error(e: io::Error) -> CompareError {
+pub(super) fn tar_error(e: io::Error) -> CompareError {
     match e.get_ref().and_then(|i| i.downcast_ref::<Stop>()) {
         Some(s @ (Stop::Expanded(_) | Stop::Time(_))) => CompareError::Budget(s.to_string()),
         Some(s @ Stop::Extension) => CompareError::malformed("tar", s),
@@ -257,13 +257,13 @@ impl<R: Read> Read for Ceiling<R> {
 
 /// Whether a walk goes on after a member.
 #[derive(PartialEq, Eq)]
-pub enum Flow {
+pub(super) enum Flow {
     Continue,
     Stop,
 }
 
 /// What a walk does with each member.
-pub trait Visitor {
+pub(super) trait Visitor {
     fn member<R: Read>(&mut self, index: usize, entry: &mut tar::Entry<'_, R>) -> Result<Flow, CompareError>;
 }
 
@@ -347,7 +347,7 @@ fn each_member<R: Read>(
 }
 
 /// Pass 1 over one side.
-pub fn scan(cx: &Context<'_>, src: &Source) -> Result<Scan, CompareError> {
+pub(super) fn scan(cx: &Context<'_>, src: &Source) -> Result<Scan, CompareError> {
     let mut v = Recorder {
         members: Vec::new(),
         formats: Vec::new(),
@@ -523,7 +523,7 @@ fn short_value(v: &[u8]) -> String {
 
 /// Pass 2 over one side: the bytes of the members at `wanted` (indexes from pass 1), each at
 /// most `limit` bytes. Stops reading after the last one.
-pub fn extract(
+pub(super) fn extract(
     cx: &Context<'_>,
     src: &Source,
     wanted: &[usize],

@@ -72,7 +72,7 @@ impl Archive {
     /// Opens `blob` as a zip archive; fails (for a fallback) when the crate cannot read its
     /// central directory, when it lists more than `max_entries` entries, or when entries
     /// overlap each other (the construction of overlapping-entry zip bombs).
-    pub fn open(blob: Blob, max_entries: u64) -> Result<Archive, CompareError> {
+    pub(super) fn open(blob: Blob, max_entries: u64) -> Result<Archive, CompareError> {
         let handle = contained(|| Handle::new(Cursor::new(blob.clone())).map_err(|e| e.to_string()))
             .map_err(|e| CompareError::malformed("zip", e))?;
         if handle.len() as u64 > max_entries {
@@ -143,18 +143,18 @@ impl Archive {
     }
 
     /// Bytes of the archive in `r` (empty when out of range, which `open` rules out).
-    pub fn bytes(&self, r: &Range<usize>) -> &[u8] {
+    pub(super) fn bytes(&self, r: &Range<usize>) -> &[u8] {
         self.blob.get(r.clone()).unwrap_or_default()
     }
 
     /// The stored bytes of an entry.
-    pub fn data(&self, e: &Entry) -> Option<&[u8]> {
+    pub(super) fn data(&self, e: &Entry) -> Option<&[u8]> {
         e.data.as_ref().and_then(|r| self.blob.get(r.clone()))
     }
 
     /// Bytes before the first readable entry (a self-extractor stub, a spanning marker, or
     /// entries the central directory no longer points at).
-    pub fn prefix(&self) -> &[u8] {
+    pub(super) fn prefix(&self) -> &[u8] {
         let first = self
             .entries
             .iter()
@@ -168,7 +168,7 @@ impl Archive {
 
     /// The APK signing block (v2+ signatures), which sits right before the central directory
     /// and ends with the magic `APK Sig Block 42`.
-    pub fn apk_signing_block(&self) -> Option<&[u8]> {
+    pub(super) fn apk_signing_block(&self) -> Option<&[u8]> {
         let cd = usize::try_from(self.cd_start).ok()?;
         if self.blob.get(cd.checked_sub(16)?..cd)? != b"APK Sig Block 42" {
             return None;
@@ -180,7 +180,7 @@ impl Archive {
 
     /// Decompresses entry `e` with handle `h`, failing past `limit` bytes (the crate also fails
     /// past the declared size and on a CRC mismatch).
-    pub fn decompress(h: &mut Handle, e: &Entry, limit: u64) -> Result<Vec<u8>, String> {
+    pub(super) fn decompress(h: &mut Handle, e: &Entry, limit: u64) -> Result<Vec<u8>, String> {
         contained(|| {
             let mut file = h.by_index(e.index).map_err(|err| err.to_string())?;
             // The declared size is only a hint: never let it reserve much memory up front.

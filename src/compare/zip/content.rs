@@ -15,7 +15,7 @@ pub(super) struct Budget {
 }
 
 impl Budget {
-    pub fn new(bytes: u64) -> Self {
+    pub(super) fn new(bytes: u64) -> Self {
         Budget {
             left: AtomicU64::new(bytes),
             spent: AtomicBool::new(false),
@@ -35,7 +35,7 @@ impl Budget {
     }
 
     /// Whether some entry was left undecompressed because the budget ran out.
-    pub fn spent(&self) -> bool {
+    pub(super) fn spent(&self) -> bool {
         self.spent.load(Ordering::Relaxed)
     }
 }
