@@ -18,8 +18,8 @@ pub mod rebuild;
 pub mod recipe;
 pub mod report;
 pub mod runner;
-pub mod sigstore;
-pub mod source;
 #[cfg(test)]
 mod shared_fixtures;
+pub mod sigstore;
+pub mod source;
 pub mod units;

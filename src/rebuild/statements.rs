@@ -95,11 +95,10 @@ pub fn provenance(b: &BuildRecord) -> Statement<SlsaProvenance> {
     )
 }
 
-/// How the provenance's signature was verified, if it was: `--provenance-key` is the only way
-/// today, so a keyid means a key.
+/// How the provenance's signature was verified, if it was: with `--provenance-key`, or
+/// keylessly (identity, issuer, workflow claims).
 pub fn provenance_signature(r: &RebuildReport) -> Option<crate::attest::SignatureRecord> {
-    let keyid = r.provenance.signature_keyid.clone()?;
-    Some(crate::attest::SignatureRecord::Key { keyid })
+    r.provenance.signature.clone()
 }
 
 /// The published subjects a rebuild is about, with the digests the provenance records.
@@ -171,7 +170,7 @@ pub fn rebuild_attestation(
                 predicate_type: r.provenance.predicate_type.clone(),
                 build_type: r.provenance.build_type.clone(),
                 builder_id: r.provenance.builder_id.clone(),
-                signature_verified: r.provenance.signature_keyid.is_some(),
+                signature_verified: r.provenance.signature.is_some(),
                 signature: provenance_signature(r),
             },
             source: SourceRef {
@@ -319,6 +318,9 @@ mod tests {
                 builder_id: None,
                 invocation_id: Some("inv-\"1\"".into()),
                 signature_keyid: passed.then(|| "k".repeat(64)),
+                signature: passed.then(|| crate::attest::SignatureRecord::Key {
+                    keyid: "k".repeat(64),
+                }),
             },
             recorded: Recorded {
                 rebuilder: "container-based".into(),
