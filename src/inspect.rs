@@ -89,6 +89,10 @@ pub struct SignatureInfo {
     pub issuer: Option<String>,
     /// The signing key's algorithm, read from the certificate.
     pub key_algorithm: Option<String>,
+    /// The CI workload claims the certificate carries (source repository, ref, commit, …),
+    /// unverified; absent when it carries none.
+    #[serde(skip_serializing_if = "crate::sigstore::WorkflowClaims::is_empty")]
+    pub claims: crate::sigstore::WorkflowClaims,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -218,9 +222,12 @@ fn signatures(found: &Found) -> (Vec<SignatureInfo>, usize) {
         return (Vec::new(), 0);
     };
     let material = signed.verification_material.as_ref();
-    let certificate = material
-        .and_then(leaf_certificate)
-        .and_then(|der| certificate::identity(&der));
+    let der = material.and_then(leaf_certificate);
+    let certificate = der.as_deref().and_then(certificate::identity);
+    let claims = der
+        .as_deref()
+        .and_then(crate::sigstore::WorkflowClaims::claimed_by)
+        .unwrap_or_default();
     let hint = material
         .and_then(|m| m.public_key.as_ref())
         .map(|h| h.hint.clone());
@@ -237,6 +244,7 @@ fn signatures(found: &Found) -> (Vec<SignatureInfo>, usize) {
                 .unwrap_or_default(),
             issuer: certificate.as_ref().and_then(|c| c.issuer.clone()),
             key_algorithm: certificate.as_ref().and_then(|c| c.key_algorithm.clone()),
+            claims: claims.clone(),
         })
         .collect();
     (infos, material.map_or(0, |m| m.tlog_entries.len()))

@@ -1,16 +1,22 @@
 //! Tests' access to real third-party data (published provenance, bundles, keys) kept outside
 //! the repository in `shared/fixtures` beside the checkout; `REPRO_SHARED_FIXTURES` points at
 //! another copy. Tests skip, saying why, where it is absent.
+#![allow(clippy::print_stderr)] // test-only: says why a test skipped
 
 use std::path::PathBuf;
+
+/// The shared fixtures folder (`REPRO_SHARED_FIXTURES`, else `../shared/fixtures` beside the
+/// checkout), whether or not it is there.
+pub(crate) fn root() -> PathBuf {
+    std::env::var_os("REPRO_SHARED_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"))
+}
 
 /// The path of `relative` under the shared fixtures, or `None` (with the reason printed) when
 /// the fixtures are not there.
 pub(crate) fn path(relative: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("REPRO_SHARED_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
-    let path = dir.join(relative);
+    let path = root().join(relative);
     if path.exists() {
         Some(path)
     } else {

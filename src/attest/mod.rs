@@ -7,12 +7,14 @@ pub mod bundle;
 pub mod certificate;
 pub mod encrypted_key;
 mod key_file;
+pub mod keyless;
 pub mod keys;
 mod sign;
 pub mod verify;
 
 pub use crate::intoto::{BUNDLE_MEDIA_TYPE, Envelope, Signature, pae};
 pub use bundle::to_bundle;
+pub use keyless::{KeylessTrust, check_keyless, has_certificate, verify_keyless};
 pub use keys::{
     Algorithm, Overwrite, PrivateKey, PublicKey, generate_key_pair, write_key_pair, write_key_pair_to,
 };
@@ -65,12 +67,22 @@ pub enum AttestError {
     Serialize(#[source] serde_json::Error),
     #[error(transparent)]
     EncryptedKey(#[from] encrypted_key::EncryptedKeyError),
+    #[error(
+        "the statement is signed without a certificate (a bare DSSE envelope or a bundle with a \
+         key hint), so it cannot be verified keylessly: verify it with --key"
+    )]
+    NoCertificate,
+    #[error(transparent)]
+    Keyless(#[from] crate::sigstore::KeylessError),
 }
 
 impl AttestError {
     /// True for a negative verdict on readable input (exit 1), false for unreadable input or
     /// unusable keys (exit 2).
     pub fn is_invalid(&self) -> bool {
+        if let AttestError::Keyless(e) = self {
+            return e.is_invalid();
+        }
         !matches!(
             self,
             AttestError::Malformed(_)
@@ -80,6 +92,7 @@ impl AttestError {
                 | AttestError::Artifact { .. }
                 | AttestError::Serialize(_)
                 | AttestError::SeveralStatements { .. }
+                | AttestError::NoCertificate
         )
     }
 }

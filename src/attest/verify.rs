@@ -23,6 +23,7 @@ use crate::intoto::{
     self, DigestSet, Envelope, FormatError, PAYLOAD_TYPE, SignedOver, StatementType, Summary,
     VerificationMaterial, Wrapper,
 };
+use crate::sigstore::{CertificateIdentity, SigningTime, WorkflowClaims};
 
 /// The predicate `repro verify` requires unless told otherwise: repro's rebuild attestation.
 pub const DEFAULT_PREDICATE_TYPE: &str = "https://github.com/repro/repro/attestation/rebuild/v1";
@@ -39,30 +40,81 @@ pub enum SignatureCheck {
         keyid: String,
         raw_payload: bool,
     },
+    /// Keylessly ([`crate::sigstore`]): the certificate chains to the trusted root, was valid
+    /// at the verified signing time, its SCT and transparency-log entries verify, and its
+    /// identity and issuer satisfy the identity policy. `certificate` is the signer (identity,
+    /// issuer, workflow claims) as the verified certificate names it.
+    Keyless {
+        certificate: Box<CertificateIdentity>,
+        /// The verified signing times, earliest first.
+        signing_times: Vec<SigningTime>,
+        /// The verified transparency-log entries' kinds (`dsse 0.0.1`, …).
+        log_entries: Vec<String>,
+    },
 }
 
 impl SignatureCheck {
-    /// `key` (with keyid), for reports: how the signature was checked.
+    /// `key` or `keyless`, for reports: how the signature was checked.
     pub fn method(&self) -> &'static str {
         match self {
             SignatureCheck::Key { .. } => "key",
+            SignatureCheck::Keyless { .. } => "keyless",
+        }
+    }
+
+    /// Who signed, for counting distinct signers: the keyid, or the certificate's identity
+    /// and issuer.
+    pub fn signer(&self) -> String {
+        match self {
+            SignatureCheck::Key { keyid, .. } => keyid.clone(),
+            SignatureCheck::Keyless { certificate, .. } => {
+                format!("{} ({})", certificate.identity, certificate.issuer)
+            }
         }
     }
 }
 
 /// How a signature was checked, as attestations and reports record it:
-/// `{"method": "key", "keyid": "…"}` (a keyless check records its identity and issuer).
+/// `{"method": "key", "keyid": "…"}`, or `{"method": "keyless", "identity": "…", "issuer":
+/// "…", "claims": {…}, "signingTime": "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "method", rename_all = "camelCase")]
+#[serde(tag = "method", rename_all = "camelCase", rename_all_fields = "camelCase")]
 #[non_exhaustive]
 pub enum SignatureRecord {
-    Key { keyid: String },
+    Key {
+        keyid: String,
+    },
+    Keyless {
+        identity: String,
+        issuer: String,
+        /// The certificate's workflow claims (source repository, ref, commit, …), when it
+        /// carries any.
+        #[serde(skip_serializing_if = "no_claims")]
+        claims: Box<WorkflowClaims>,
+        /// The earliest verified signing time, RFC 3339.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        signing_time: Option<String>,
+    },
+}
+
+fn no_claims(claims: &WorkflowClaims) -> bool {
+    claims.is_empty()
 }
 
 impl From<&SignatureCheck> for SignatureRecord {
     fn from(check: &SignatureCheck) -> Self {
         match check {
             SignatureCheck::Key { keyid, .. } => SignatureRecord::Key { keyid: keyid.clone() },
+            SignatureCheck::Keyless {
+                certificate,
+                signing_times,
+                ..
+            } => SignatureRecord::Keyless {
+                identity: certificate.identity.clone(),
+                issuer: certificate.issuer.clone(),
+                claims: Box::new(certificate.workflow.clone()),
+                signing_time: signing_times.first().map(|t| t.time.clone()),
+            },
         }
     }
 }
@@ -98,6 +150,12 @@ impl Expectation {
             value: value.to_string(),
         }
     }
+
+    /// `certificate.NAME`: a claim of the verified signing certificate (see
+    /// [`crate::sigstore::CERTIFICATE_FIELDS`]), not a field of the statement.
+    pub fn certificate_field(&self) -> Option<&str> {
+        self.key.strip_prefix("certificate.")
+    }
 }
 
 impl FromStr for Expectation {
@@ -130,9 +188,16 @@ impl Policy {
     fn predicate_type(&self) -> Option<&str> {
         match self.expectations.iter().find(|e| e.key == "predicateType") {
             Some(e) => Some(&e.value),
-            None if self.expectations.is_empty() && !self.any_predicate => Some(DEFAULT_PREDICATE_TYPE),
+            None if self.requires_default() => Some(DEFAULT_PREDICATE_TYPE),
             None => None,
         }
+    }
+
+    /// Whether the default (repro's rebuild attestation with verdict PASSED) applies: no
+    /// expectation about the statement is stated and not `any_predicate`. Expectations on the
+    /// certificate say *who* signed, not *what*, so they do not replace it.
+    fn requires_default(&self) -> bool {
+        !self.any_predicate && self.expectations.iter().all(|e| e.certificate_field().is_some())
     }
 }
 
@@ -347,12 +412,13 @@ pub fn candidates(bytes: &[u8]) -> Result<Vec<Candidate>, AttestError> {
 }
 
 /// Picks the statement to verify: the one with the policy's subject, then (among several) the
-/// one of the predicate type the policy names, then the one `key` signed. Several left is an
-/// error listing them; none with the subject is an invalid verdict.
+/// one of the predicate type the policy names, then one `verifiable` accepts (signed by the
+/// key; carrying a certificate). Several left is an error listing them; none with the subject
+/// is an invalid verdict.
 pub fn select(
     all: Vec<Candidate>,
     policy: &Policy,
-    key: &PublicKey,
+    verifiable: impl Fn(&intoto::Found) -> bool,
 ) -> Result<(Candidate, Vec<Summary>), AttestError> {
     let summaries: Vec<Summary> = all.iter().map(|c| c.found.summary()).collect();
     let mut left: Vec<(Candidate, Summary)> = all.into_iter().zip(summaries.iter().cloned()).collect();
@@ -373,7 +439,7 @@ pub fn select(
     if let Some(wanted) = policy.predicate_type() {
         narrow(&mut left, &|(_, s)| s.predicate_type.as_deref() == Some(wanted));
     }
-    narrow(&mut left, &|(c, _)| check_signature(&c.found, key).is_ok());
+    narrow(&mut left, &|(c, _)| verifiable(&c.found));
     if left.len() > 1 {
         return Err(AttestError::SeveralStatements {
             available: left.into_iter().map(|(_, s)| s).collect(),
@@ -434,13 +500,22 @@ pub fn verify_attestation(bytes: &[u8], key: &PublicKey) -> Result<Verified, Att
         any_predicate: true,
         ..Policy::default()
     };
-    let (candidate, _) = select(candidates(bytes)?, &policy, key)?;
-    verify_candidate(candidate, key)
+    let (candidate, _) = select(candidates(bytes)?, &policy, signed_by(key))?;
+    let signature = check_signature(&candidate.found, key)?;
+    into_verified(candidate, signature)
 }
 
-/// The signature of one candidate, then its payload type and statement type.
-fn verify_candidate(candidate: Candidate, key: &PublicKey) -> Result<Verified, AttestError> {
-    let signature = check_signature(&candidate.found, key)?;
+/// For [`select`]: whether `key` signed a found statement.
+fn signed_by(key: &PublicKey) -> impl Fn(&intoto::Found) -> bool + '_ {
+    move |found| check_signature(found, key).is_ok()
+}
+
+/// A candidate whose signature verified (as `signature` says), once its payload type and
+/// statement type are checked.
+pub(super) fn into_verified(
+    candidate: Candidate,
+    signature: SignatureCheck,
+) -> Result<Verified, AttestError> {
     let intoto::Found {
         wrapper,
         location,
@@ -475,8 +550,9 @@ fn verify_candidate(candidate: Candidate, key: &PublicKey) -> Result<Verified, A
 /// an invalid signature or statement (see [`AttestError::is_invalid`]) or unreadable input; a
 /// [`Verdict`] says whether the policy holds.
 pub fn verify(bytes: &[u8], key: &PublicKey, policy: &Policy) -> Result<Verdict, AttestError> {
-    let (candidate, others) = select(candidates(bytes)?, policy, key)?;
-    let verified = verify_candidate(candidate, key)?;
+    let (candidate, others) = select(candidates(bytes)?, policy, signed_by(key))?;
+    let signature = check_signature(&candidate.found, key)?;
+    let verified = into_verified(candidate, signature)?;
     let mut verdict = check_statement(verified, policy)?;
     verdict.others = others;
     Ok(verdict)
@@ -496,7 +572,7 @@ pub fn check_statement(verified: Verified, policy: &Policy) -> Result<Verdict, A
         .iter()
         .map(|e| (e.clone(), Origin::Stated))
         .collect();
-    if policy.expectations.is_empty() && !policy.any_predicate {
+    if policy.requires_default() {
         wanted.push((
             Expectation::new("predicateType", DEFAULT_PREDICATE_TYPE),
             Origin::Default,
@@ -511,7 +587,14 @@ pub fn check_statement(verified: Verified, policy: &Policy) -> Result<Verdict, A
     let expectations: Vec<ExpectationCheck> = wanted
         .into_iter()
         .map(|(expectation, origin)| ExpectationCheck {
-            found: lookup(statement, &expectation.key),
+            found: match (expectation.certificate_field(), &verified.signature) {
+                (Some(name), SignatureCheck::Keyless { certificate, .. }) => {
+                    certificate.field(name).map(str::to_string)
+                }
+                // A key vouches for no certificate claim.
+                (Some(_), SignatureCheck::Key { .. }) => None,
+                (None, _) => lookup(statement, &expectation.key),
+            },
             expectation,
             origin,
         })
@@ -523,7 +606,9 @@ pub fn check_statement(verified: Verified, policy: &Policy) -> Result<Verdict, A
     if expectations.is_empty() {
         not_checked.push(NotChecked::Predicate);
     }
-    if let Some(material) = &verified.verification_material {
+    if let (Some(material), SignatureCheck::Key { .. }) =
+        (&verified.verification_material, &verified.signature)
+    {
         if material.certificate.is_some() || material.x509_certificate_chain.is_some() {
             not_checked.push(NotChecked::Certificate);
         }
@@ -553,19 +638,19 @@ pub fn check_statement(verified: Verified, policy: &Policy) -> Result<Verdict, A
 }
 
 /// For `verify --threshold`: each sha256 subject digest of the verdicts that hold, with the
-/// distinct signers (keyids) that attest it. Verdicts that do not hold count for nothing.
+/// distinct signers (keyids, or keyless identities) that attest it. Verdicts that do not hold count for nothing.
 pub fn signers_by_digest<'a>(
     verdicts: impl IntoIterator<Item = &'a Verdict>,
 ) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
     let mut signers = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
     for verdict in verdicts.into_iter().filter(|v| v.holds()) {
-        let SignatureRecord::Key { keyid } = SignatureRecord::from(&verdict.signature);
+        let signer = verdict.signature.signer();
         for (_, digest) in &verdict.subject_list {
             if let Some(sha256) = digest.get("sha256") {
                 signers
                     .entry(sha256.to_ascii_lowercase())
                     .or_default()
-                    .insert(keyid.clone());
+                    .insert(signer.clone());
             }
         }
     }

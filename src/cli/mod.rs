@@ -8,6 +8,7 @@ pub mod check;
 pub mod diff;
 pub mod image;
 pub mod inspect;
+pub mod keyless;
 pub mod keys;
 pub mod progress;
 pub mod rebuild;
@@ -60,7 +61,7 @@ pub enum Command {
     Build(build::BuildArgs),
     /// Re-run a build recorded in SLSA provenance with variations, compare the runs with each
     /// other and with the published subjects, and sign the verdict.
-    Rebuild(rebuild::RebuildArgs),
+    Rebuild(Box<rebuild::RebuildArgs>),
     /// Build, list, export and import the pinned builder images.
     Image(image::ImageArgs),
     /// Make a key pair for signing attestations (ECDSA P-256 by default).
@@ -145,7 +146,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Check(args) => check::run(args, &out),
         Command::Diff(args) => diff::run(args, &out),
         Command::Build(args) => build::run(args, &out),
-        Command::Rebuild(args) => rebuild::run(args, &out),
+        Command::Rebuild(args) => rebuild::run(*args, &out),
         Command::Image(args) => image::run(args),
         Command::Keygen(args) => keys::keygen(args, &out),
         Command::Inspect(args) => inspect::run(args, &out),

@@ -46,6 +46,10 @@ pub struct RebuildArgs {
     /// Verify the provenance's signature with this public key before anything else.
     #[arg(long, value_name = "PUB")]
     pub provenance_key: Option<PathBuf>,
+    /// Or verify the provenance keylessly before anything else (--trusted-root and an
+    /// identity policy).
+    #[command(flatten)]
+    pub keyless: super::keyless::KeylessArgs,
     /// A checkout of the recorded source (its commit must be the recorded one).
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub source: PathBuf,
@@ -137,8 +141,53 @@ pub(super) fn read_input(source: &str) -> anyhow::Result<Vec<u8>> {
     }
 }
 
-/// Checks the provenance envelope's signature with `key`; returns the key's keyid.
-fn verify_provenance(p: &Provenance, key_path: &std::path::Path) -> anyhow::Result<String> {
+/// Checks the provenance's signature as the options say (a key, keylessly, or not at all);
+/// says how it was checked.
+fn check_provenance_signature(
+    p: &Provenance,
+    args: &RebuildArgs,
+) -> anyhow::Result<Option<attest::SignatureRecord>> {
+    let keyless = args.keyless.load()?;
+    match (&args.provenance_key, keyless) {
+        (Some(_), Some(_)) => {
+            Err(UserError::new("give --provenance-key or the keyless options, not both", None).into())
+        }
+        (Some(key), None) => Ok(Some(verify_provenance(p, key)?)),
+        (None, Some(keyless)) => Ok(Some(verify_provenance_keyless(p, &keyless)?)),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Checks the provenance keylessly: its certificate, logs and signer.
+fn verify_provenance_keyless(
+    p: &Provenance,
+    keyless: &super::keyless::Keyless,
+) -> anyhow::Result<attest::SignatureRecord> {
+    let Some(signed) = p.signed() else {
+        return Err(UserError::new(
+            "the provenance is an unsigned statement, so it cannot be verified keylessly",
+            Some("give the signed form (a Sigstore bundle), or drop the keyless options"),
+        )
+        .into());
+    };
+    let check = attest::check_keyless(&p.wrapper, &signed, keyless.trust()).map_err(|e| {
+        let hint = if e.is_invalid() {
+            "nothing was rebuilt: check the identity, the issuer and the trusted root"
+        } else {
+            "nothing was rebuilt"
+        };
+        let mut error = UserError::from_error(e, Some(hint.into()));
+        error.message = format!(
+            "the provenance's keyless signature does not verify: {}",
+            error.message
+        );
+        error
+    })?;
+    Ok(attest::SignatureRecord::from(&check))
+}
+
+/// Checks the provenance envelope's signature with `key`; says how.
+fn verify_provenance(p: &Provenance, key_path: &std::path::Path) -> anyhow::Result<attest::SignatureRecord> {
     let key = PublicKey::from_file(key_path)
         .map_err(|e| UserError::new(format!("cannot use the key {}: {e}", key_path.display()), None))?;
     let Some(envelope) = &p.envelope else {
@@ -157,8 +206,7 @@ fn verify_provenance(p: &Provenance, key_path: &std::path::Path) -> anyhow::Resu
             Some("nothing was rebuilt: check that the key is the builder's"),
         )
     })?;
-    let attest::SignatureCheck::Key { keyid, .. } = check;
-    Ok(keyid)
+    Ok(attest::SignatureRecord::from(&check))
 }
 
 /// Signing, decided before any build so that a bad key or a refused combination costs nothing.
@@ -233,10 +281,7 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
         )
         .into());
     }
-    let signature_keyid = match &args.provenance_key {
-        Some(k) => Some(verify_provenance(&provenance, k)?),
-        None => None,
-    };
+    let signature = check_provenance_signature(&provenance, &args)?;
     let check = CheckOptions {
         runs: args.varied.plan().0,
         variations: args.varied.plan().1,
@@ -251,7 +296,7 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
     let opts = RebuildOptions {
         provenance,
         provenance_file_sha256: file_sha256,
-        provenance_signature_keyid: signature_keyid,
+        provenance_signature: signature,
         source: args.source.clone(),
         image_override: args.image_override.clone(),
         exclude: args.exclude.clone(),

@@ -7,9 +7,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::keyless::{Keyless, KeylessArgs, needs_policy};
 use super::{Output, UserError};
 use crate::attest::{self, Expectation, Origin, Policy, PublicKey, SignatureCheck, Verdict};
 use crate::compare::members::shown_name;
+use crate::sigstore::CERTIFICATE_FIELDS;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -18,9 +20,12 @@ pub struct VerifyArgs {
     /// --show-provenance output. Several with --threshold.
     #[arg(required = true, num_args = 1..)]
     pub attestation: Vec<PathBuf>,
-    /// The signer's public key (PEM); several with --threshold, one per signer.
-    #[arg(long, value_name = "PUB", required = true)]
+    /// The signer's public key (PEM); several with --threshold, one per signer. Without it,
+    /// verify keylessly (--trusted-root and an identity policy).
+    #[arg(long, value_name = "PUB")]
     pub key: Vec<PathBuf>,
+    #[command(flatten)]
+    pub keyless: KeylessArgs,
     /// Valid when at least N distinct signers (among --key) attest, each valid under the
     /// policy, the same artifact digest (each --artifact's, if given).
     #[arg(long, value_name = "N")]
@@ -29,8 +34,10 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub artifact: Vec<PathBuf>,
     /// KEY=VALUE the statement must hold; KEY is a dotted path from the statement's root
-    /// (`predicateType=…`, `predicate.verdicts.reproducible=true`). Stated expectations replace
-    /// the default (repro's rebuild attestation with verdict PASSED).
+    /// (`predicateType=…`, `predicate.verdicts.reproducible=true`), or, keyless, a claim of the
+    /// signing certificate (`certificate.sourceRepository=…`, `certificate.ref=…`,
+    /// `certificate.commit=…`). Stated expectations on the statement replace the default
+    /// (repro's rebuild attestation with verdict PASSED).
     #[arg(long, value_name = "KEY=VALUE")]
     pub expect: Vec<String>,
     /// Accept any predicate type without stating expectations (a signed verdict of its own
@@ -44,6 +51,14 @@ pub struct VerifyArgs {
 
 pub fn run(args: VerifyArgs, out: &Output) -> anyhow::Result<i32> {
     let malformed = |what: String| -> anyhow::Error { UserError::new(what, None).into() };
+    let keyless = args.keyless.load()?;
+    if keyless.is_some() && !args.key.is_empty() {
+        return Err(UserError::new(
+            "give --key (a keyed verification) or the keyless options, not both",
+            None,
+        )
+        .into());
+    }
     let keys = args
         .key
         .iter()
@@ -64,9 +79,16 @@ pub fn run(args: VerifyArgs, out: &Output) -> anyhow::Result<i32> {
         any_predicate: args.any_predicate,
         subject: args.subject.clone(),
     };
+    check_certificate_expectations(&policy, keyless.is_some())?;
     let threshold = args.threshold.unwrap_or(1);
     if threshold == 0 {
         return Err(malformed("--threshold must be at least 1".into()));
+    }
+    if let Some(keyless) = &keyless {
+        return run_keyless(&args, keyless, &policy, out);
+    }
+    if keys.is_empty() {
+        return Err(no_key(&args.attestation));
     }
     if let ([path], [(key_path, key)], None) = (args.attestation.as_slice(), keys.as_slice(), args.threshold)
     {
@@ -143,6 +165,86 @@ pub fn run(args: VerifyArgs, out: &Output) -> anyhow::Result<i32> {
     Ok(if holds { 0 } else { 1 })
 }
 
+/// One attestation, keylessly.
+fn run_keyless(args: &VerifyArgs, keyless: &Keyless, policy: &Policy, out: &Output) -> anyhow::Result<i32> {
+    let [path] = args.attestation.as_slice() else {
+        return Err(UserError::new(
+            "a keyless verification takes one attestation",
+            Some("run repro verify once per file (--threshold counts keys)"),
+        )
+        .into());
+    };
+    if args.threshold.is_some() {
+        return Err(UserError::new("--threshold counts distinct keys: give them with --key", None).into());
+    }
+    let bytes = fs_err::read(path)?;
+    match sorted(path, attest::verify_keyless(&bytes, keyless.trust(), policy))? {
+        Err(invalid) => {
+            out.stdout(&format!("INVALID: {invalid}\n"))?;
+            Ok(1)
+        }
+        Ok(verdict) => {
+            out.stdout(&render(&verdict, ""))?;
+            Ok(if verdict.holds() { 0 } else { 1 })
+        }
+    }
+}
+
+/// `certificate.NAME` expectations: NAME must be a known claim, and only a keyless
+/// verification has a verified certificate to hold them.
+fn check_certificate_expectations(policy: &Policy, keyless: bool) -> anyhow::Result<()> {
+    for e in &policy.expectations {
+        let Some(name) = e.certificate_field() else {
+            continue;
+        };
+        if !CERTIFICATE_FIELDS.contains(&name) {
+            return Err(UserError::new(
+                format!("--expect {}: the certificate has no claim {name:?}", e.key),
+                Some(&format!(
+                    "certificate.NAME takes one of {}",
+                    CERTIFICATE_FIELDS.join(", ")
+                )),
+            )
+            .into());
+        }
+        if !keyless {
+            return Err(UserError::new(
+                format!(
+                    "--expect {}: only a keyless verification checks a certificate",
+                    e.key
+                ),
+                Some("verify keylessly (--trusted-root and an identity policy), or drop it"),
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Neither a key nor the keyless options: say which the file needs.
+fn no_key(attestations: &[PathBuf]) -> anyhow::Error {
+    let with_certificate = attestations.iter().find(|path| {
+        fs_err::read(path)
+            .ok()
+            .and_then(|bytes| attest::candidates(&bytes).ok())
+            .is_some_and(|all| {
+                all.iter()
+                    .any(|c| c.found.signed.as_ref().is_some_and(attest::has_certificate))
+            })
+    });
+    match with_certificate {
+        Some(path) => needs_policy(&path.display().to_string()).into(),
+        None => UserError::new(
+            "give the signer's public key with --key PUB",
+            Some(
+                "or, for a statement signed with a Sigstore certificate, verify keylessly: \
+                 --trusted-root FILE --certificate-identity ID --certificate-oidc-issuer URL",
+            ),
+        )
+        .into(),
+    }
+}
+
 /// One attestation with one key: `Ok(Err(why))` for an invalid one (exit 1), `Err` for input
 /// that cannot be read or an ambiguous choice (exit 2).
 fn verify_one(
@@ -151,7 +253,16 @@ fn verify_one(
     policy: &Policy,
 ) -> anyhow::Result<Result<Verdict, attest::AttestError>> {
     let bytes = fs_err::read(path)?;
-    match attest::verify(&bytes, key, policy) {
+    sorted(path, attest::verify(&bytes, key, policy))
+}
+
+/// A verification's outcome sorted: `Ok(Err(why))` for an invalid one (exit 1), `Err` for
+/// input that cannot be read or an ambiguous choice (exit 2).
+fn sorted(
+    path: &std::path::Path,
+    result: Result<Verdict, attest::AttestError>,
+) -> anyhow::Result<Result<Verdict, attest::AttestError>> {
+    match result {
         Ok(v) => Ok(Ok(v)),
         Err(e) if e.is_invalid() => Ok(Err(e)),
         Err(e @ attest::AttestError::Artifact { .. }) => Err(UserError::new(e.to_string(), None).into()),
@@ -160,7 +271,12 @@ fn verify_one(
             Some("pick one with --subject NAME|DIGEST or --expect predicateType=URI"),
         )
         .into()),
-        Err(e) => Err(UserError::new(format!("{}: {e}", path.display()), None).into()),
+        Err(e) => {
+            // The message names the file; the causes below it stay.
+            let mut error = UserError::from_error(e, None);
+            error.message = format!("{}: {}", path.display(), error.message);
+            Err(error.into())
+        }
     }
 }
 
@@ -200,6 +316,34 @@ pub fn render(verdict: &Verdict, key_path: &str) -> String {
                 "  signature:  verified with the key {key_path} ({}, keyid {keyid}){over}",
                 algorithm.name()
             );
+        }
+        SignatureCheck::Keyless {
+            certificate,
+            signing_times,
+            log_entries,
+        } => {
+            let _ = writeln!(
+                s,
+                "  signature:  verified keylessly: the certificate chains to the trusted root, its \
+                 SCT and the transparency log verify"
+            );
+            let _ = writeln!(s, "  identity:   {}", shown_name(&certificate.identity));
+            let _ = writeln!(s, "  issuer:     {}", shown_name(&certificate.issuer));
+            for name in CERTIFICATE_FIELDS.iter().skip(2) {
+                if let Some(value) = certificate.field(name) {
+                    let _ = writeln!(s, "  certificate.{name}: {}", shown_name(value));
+                }
+            }
+            if let Some(time) = signing_times.first() {
+                let source = match time.source {
+                    crate::sigstore::TimeSource::TransparencyLog => "transparency log",
+                    crate::sigstore::TimeSource::SignedTimestamp => "signed timestamp",
+                };
+                let _ = writeln!(s, "  signed at:  {} ({source})", time.time);
+            }
+            if !log_entries.is_empty() {
+                let _ = writeln!(s, "  log entry:  {}", log_entries.join(", "));
+            }
         }
     }
     let _ = writeln!(

@@ -70,6 +70,23 @@ fn the_go_builder_records_commands_but_not_its_dependency_phase() {
         "{}",
         info.rerun.why
     );
+    // The certificate's workflow claims, read (not verified) and shown.
+    let claims = &info.signatures[0].claims;
+    assert_eq!(
+        claims.source_repository.as_deref(),
+        Some("https://github.com/slsa-framework/example-package")
+    );
+    assert_eq!(claims.r#ref.as_deref(), Some("refs/heads/main"));
+    assert_eq!(
+        claims.commit.as_deref(),
+        Some("4d329c75e7ec1725f7c9ce917a8799d408d06be3")
+    );
+    let bytes = read(&format!(
+        "{SLSA_VERIFIER}/gha_go/v2.1.0/binary-linux-amd64-workflow_dispatch.intoto.jsonl"
+    ))
+    .unwrap();
+    let text = crate::report::inspect::text(&inspect(&bytes, None, None).unwrap(), "f");
+    assert!(text.contains("claim         ref refs/heads/main"), "{text}");
 }
 
 #[test]
@@ -140,6 +157,8 @@ fn cloud_build_pep740_and_a_vsa() {
     {
         assert_eq!(info.wrapper.kind, "pep740");
         assert_eq!(info.signatures[0].identities, ["william@yossarian.net"]);
+        // A person's certificate carries no workflow claims.
+        assert!(info.signatures[0].claims.is_empty());
         assert_eq!(
             info.signatures[0].issuer.as_deref(),
             Some("https://github.com/login/oauth")

@@ -87,6 +87,10 @@ pub struct Signed {
     pub signed_over: SignedOver,
     /// A bundle's or PEP 740 object's verification material; `None` for a bare envelope.
     pub verification_material: Option<VerificationMaterial>,
+    /// The Sigstore bundle or PEP 740 object exactly as read, for a keyless verifier, which
+    /// checks its transparency-log entries against the texts they log; `None` for a bare
+    /// envelope.
+    pub as_read: Option<Value>,
 }
 
 /// One statement found in a document, not yet parsed: its exact bytes, and what signs it.
@@ -211,7 +215,7 @@ pub fn statements_in(value: &Value, raw: &[u8]) -> Result<Vec<Found>, FormatErro
         let wrapper = Wrapper::SigstoreBundle {
             media_type: bundle.media_type.clone(),
         };
-        return Ok(vec![from_bundle(bundle, wrapper, String::new())]);
+        return Ok(vec![from_bundle(bundle, value, wrapper, String::new())]);
     }
     if top.has("payloadType") || top.has("payload") {
         let envelope = Envelope::from_value(value, "")?;
@@ -243,10 +247,11 @@ pub fn statements_in(value: &Value, raw: &[u8]) -> Result<Vec<Found>, FormatErro
 fn from_envelope(
     envelope: Envelope,
     signed_over: SignedOver,
-    verification_material: Option<VerificationMaterial>,
+    material: Option<(VerificationMaterial, &Value)>,
     wrapper: Wrapper,
     location: String,
 ) -> Found {
+    let (verification_material, as_read) = material.map(|(m, v)| (m, v.clone())).unzip();
     Found {
         wrapper,
         location,
@@ -255,15 +260,16 @@ fn from_envelope(
             envelope,
             signed_over,
             verification_material,
+            as_read,
         }),
     }
 }
 
-fn from_bundle(bundle: Bundle, wrapper: Wrapper, location: String) -> Found {
+fn from_bundle(bundle: Bundle, value: &Value, wrapper: Wrapper, location: String) -> Found {
     from_envelope(
         bundle.dsse_envelope,
         SignedOver::Pae,
-        Some(bundle.verification_material),
+        Some((bundle.verification_material, value)),
         wrapper,
         location,
     )
@@ -275,11 +281,12 @@ fn npm(top: &Obj<'_>) -> Result<Vec<Found>, FormatError> {
     for (i, item) in top.array("attestations")?.iter().enumerate() {
         let location = format!("attestations[{i}].bundle");
         let item = Obj::new(item, &format!("attestations[{i}]"))?;
-        let bundle = Bundle::from_value(item.req("bundle")?).map_err(|e| within(&location, e))?;
+        let value = item.req("bundle")?;
+        let bundle = Bundle::from_value(value).map_err(|e| within(&location, e))?;
         let wrapper = Wrapper::NpmAttestations {
             media_type: bundle.media_type.clone(),
         };
-        found.push(from_bundle(bundle, wrapper, location));
+        found.push(from_bundle(bundle, value, wrapper, location));
     }
     if found.is_empty() {
         return Err(invalid("attestations", "no attestations"));
@@ -317,6 +324,7 @@ fn pypi_provenance(top: &Obj<'_>) -> Result<Vec<Found>, FormatError> {
 /// transparency_entries}, envelope: {statement, signature}}`. Its envelope is not DSSE JSON,
 /// but its signature is DSSE's: over the PAE with the in-toto payload type.
 fn pep740(object: &Obj<'_>, wrapper: Wrapper) -> Result<Found, FormatError> {
+    let as_read = object.to_value();
     let envelope = object.obj("envelope")?;
     let statement = decode_base64(envelope.str("statement")?, &envelope.path_of("statement"))?;
     let sig = decode_base64(envelope.str("signature")?, &envelope.path_of("signature"))?;
@@ -336,13 +344,16 @@ fn pep740(object: &Obj<'_>, wrapper: Wrapper) -> Result<Found, FormatError> {
             signatures: vec![Signature { keyid: None, sig }],
         },
         SignedOver::Pae,
-        Some(VerificationMaterial {
-            certificate: Some(RawBytes {
-                raw_bytes: certificate,
-            }),
-            tlog_entries,
-            ..VerificationMaterial::default()
-        }),
+        Some((
+            VerificationMaterial {
+                certificate: Some(RawBytes {
+                    raw_bytes: certificate,
+                }),
+                tlog_entries,
+                ..VerificationMaterial::default()
+            },
+            &as_read,
+        )),
         wrapper,
         location,
     ))

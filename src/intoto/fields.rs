@@ -23,6 +23,11 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// The object itself, as a JSON value.
+    pub(crate) fn to_value(&self) -> Value {
+        Value::Object(self.map.clone())
+    }
+
     /// Where this object sits (`""` at the root).
     pub(crate) fn path(&self) -> &str {
         &self.path

@@ -155,6 +155,9 @@ pub struct Provenance {
     pub signed_over: SignedOver,
     /// What verifies a Sigstore bundle's signature (key hint, certificates, log entries).
     pub verification_material: Option<VerificationMaterial>,
+    /// The Sigstore bundle or PEP 740 object the statement came in, exactly as read (see
+    /// [`crate::intoto::Signed::as_read`]), for a keyless verification.
+    pub signed_as_read: Option<Value>,
     /// 1-based line where the statement's document starts (its line in a `.intoto.jsonl`).
     pub line: usize,
     /// Where in its document the statement sits (`attestations[1].bundle`; empty for the
@@ -163,6 +166,17 @@ pub struct Provenance {
 }
 
 impl Provenance {
+    /// The signed form the statement came in, as [`crate::intoto`] read it, for a verifier;
+    /// `None` for a bare statement.
+    pub fn signed(&self) -> Option<crate::intoto::Signed> {
+        Some(crate::intoto::Signed {
+            envelope: self.envelope.clone()?,
+            signed_over: self.signed_over,
+            verification_material: self.verification_material.clone(),
+            as_read: self.signed_as_read.clone(),
+        })
+    }
+
     /// The container-based build parameters; errors if this is another build type.
     pub fn container_build(&self) -> Result<ContainerBuild, ProvenanceError> {
         container::extract(self)

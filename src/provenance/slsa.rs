@@ -51,6 +51,7 @@ impl Statement {
                 envelope: None,
                 signed_over: SignedOver::Pae,
                 verification_material: None,
+                signed_as_read: None,
                 line: 1,
                 location: String::new(),
             },
@@ -63,15 +64,21 @@ impl Statement {
         signed: Option<Signed>,
         location: String,
     ) -> Provenance {
-        let (envelope, signed_over, verification_material) = match signed {
-            Some(s) => (Some(s.envelope), s.signed_over, s.verification_material),
-            None => (None, SignedOver::Pae, None),
+        let (envelope, signed_over, verification_material, signed_as_read) = match signed {
+            Some(s) => (
+                Some(s.envelope),
+                s.signed_over,
+                s.verification_material,
+                s.as_read,
+            ),
+            None => (None, SignedOver::Pae, None, None),
         };
         Provenance {
             wrapper,
             envelope,
             signed_over,
             verification_material,
+            signed_as_read,
             location,
             ..self.provenance
         }

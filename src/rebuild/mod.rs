@@ -85,8 +85,9 @@ pub struct RebuildOptions {
     pub provenance: Provenance,
     /// sha256 of the provenance input as given (the file, or stdin).
     pub provenance_file_sha256: String,
-    /// The keyid whose signature over the provenance verified (`--provenance-key`).
-    pub provenance_signature_keyid: Option<String>,
+    /// How the provenance's signature verified (`--provenance-key`, or keylessly); `None`
+    /// when it was not checked.
+    pub provenance_signature: Option<crate::attest::SignatureRecord>,
     /// A checkout of the recorded source (any folder of it).
     pub source: PathBuf,
     /// Use this image instead of the recorded one.
@@ -108,8 +109,12 @@ pub struct ProvenanceInfo {
     pub build_type: String,
     pub builder_id: Option<String>,
     pub invocation_id: Option<String>,
-    /// The keyid of the signature verified with `--provenance-key`; absent when not checked.
+    /// The keyid of the signature verified with `--provenance-key`; absent when not checked
+    /// or checked keylessly.
     pub signature_keyid: Option<String>,
+    /// How the provenance's signature was verified (the JSON report's `provenance.signature`).
+    #[serde(skip)]
+    pub signature: Option<crate::attest::SignatureRecord>,
 }
 
 /// Everything a rebuild found.
@@ -281,7 +286,11 @@ pub async fn rebuild(
             build_type: opts.provenance.build_type.clone(),
             builder_id: opts.provenance.builder_id.clone(),
             invocation_id: opts.provenance.invocation_id.clone(),
-            signature_keyid: opts.provenance_signature_keyid,
+            signature_keyid: match &opts.provenance_signature {
+                Some(crate::attest::SignatureRecord::Key { keyid }) => Some(keyid.clone()),
+                _ => None,
+            },
+            signature: opts.provenance_signature,
         },
         recorded,
         checkout: checkout.root,

@@ -112,11 +112,10 @@ pub fn provenance(b: &BuildRecord) -> Statement<SlsaProvenance> {
     )
 }
 
-/// How the provenance's signature was verified, if it was: `--provenance-key` is the only way
-/// today, so a keyid means a key.
+/// How the provenance's signature was verified, if it was: with `--provenance-key`, or
+/// keylessly (identity, issuer, workflow claims).
 pub fn provenance_signature(r: &RebuildReport) -> Option<crate::attest::SignatureRecord> {
-    let keyid = r.provenance.signature_keyid.clone()?;
-    Some(crate::attest::SignatureRecord::Key { keyid })
+    r.provenance.signature.clone()
 }
 
 /// The published subjects a rebuild is about, with the digests the provenance records.
@@ -188,7 +187,7 @@ pub fn rebuild_attestation(
                 predicate_type: r.provenance.predicate_type.clone(),
                 build_type: r.provenance.build_type.clone(),
                 builder_id: r.provenance.builder_id.clone(),
-                signature_verified: r.provenance.signature_keyid.is_some(),
+                signature_verified: r.provenance.signature.is_some(),
                 signature: provenance_signature(r),
             },
             source: SourceRef {
@@ -338,6 +337,9 @@ mod tests {
                 builder_id: None,
                 invocation_id: Some("inv-\"1\"".into()),
                 signature_keyid: passed.then(|| "k".repeat(64)),
+                signature: passed.then(|| crate::attest::SignatureRecord::Key {
+                    keyid: "k".repeat(64),
+                }),
             },
             recorded: Recorded {
                 rebuilder: "container-based".into(),
@@ -567,6 +569,64 @@ mod tests {
         let envelope = sign_provenance(&build_record(), &key).unwrap();
         assert_eq!(envelope.payload, provenance(&build_record()).to_json().unwrap());
         envelope.verify(&public).unwrap();
+    }
+
+    #[test]
+    fn a_keyless_provenance_signature_is_recorded_with_who_signed() {
+        use crate::attest::SignatureRecord;
+        use crate::sigstore::WorkflowClaims;
+        let mut report = rebuild_report(true);
+        report.provenance.signature_keyid = None;
+        report.provenance.signature = Some(SignatureRecord::Keyless {
+            identity: "https://github.com/o/r/.github/workflows/release.yml@refs/tags/v1".into(),
+            issuer: "https://token.actions.githubusercontent.com".into(),
+            claims: Box::new(WorkflowClaims {
+                source_repository: Some("https://github.com/o/r".into()),
+                r#ref: Some("refs/tags/v1".into()),
+                commit: Some("a".repeat(40)),
+                ..WorkflowClaims::default()
+            }),
+            signing_time: Some("2025-02-25T21:58:28Z".into()),
+        });
+        let statement = rebuild_attestation(&report, DEFAULT_REBUILDER_ID, 1);
+        let value = serde_json::to_value(&statement).unwrap();
+        let provenance = &value["predicate"]["provenance"];
+        assert_eq!(provenance["signatureVerified"], true);
+        assert_eq!(
+            provenance["signature"],
+            serde_json::json!({
+                "method": "keyless",
+                "identity": "https://github.com/o/r/.github/workflows/release.yml@refs/tags/v1",
+                "issuer": "https://token.actions.githubusercontent.com",
+                "claims": {
+                    "sourceRepository": "https://github.com/o/r",
+                    "ref": "refs/tags/v1",
+                    "commit": "a".repeat(40),
+                },
+                "signingTime": "2025-02-25T21:58:28Z",
+            })
+        );
+
+        // The JSON report says the same, and its `provenance` stays valid under the schema
+        // (the whole report refers to the check report's schema; the engine tests check it).
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schema/rebuild-report.v1.json");
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut provenance_schema = schema["properties"]["provenance"].clone();
+        provenance_schema["$defs"] = schema["$defs"].clone();
+        let validator = jsonschema::validator_for(&provenance_schema).unwrap();
+        for report in [report, rebuild_report(true), rebuild_report(false)] {
+            let json: Value = serde_json::from_str(&crate::report::rebuild::json(&report, &[])).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(&json["provenance"])
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{errors:?}");
+            assert_eq!(
+                json["provenance"]["signature"],
+                serde_json::to_value(&report.provenance.signature).unwrap()
+            );
+        }
     }
 
     #[test]

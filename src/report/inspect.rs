@@ -86,6 +86,21 @@ fn describe(out: &mut String, s: &StatementInfo) {
             parts.push("no keyid, no certificate".into());
         }
         field(out, "signature", &parts.join(" · "));
+        // The certificate's main workflow claims, as written (all of them in JSON): the
+        // closing line says none is verified.
+        let c = &sig.claims;
+        for (name, value) in [
+            ("sourceRepository", &c.source_repository),
+            ("ref", &c.r#ref),
+            ("commit", &c.commit),
+            ("workflow", &c.workflow),
+            ("trigger", &c.trigger),
+            ("runner", &c.runner_environment),
+        ] {
+            if let Some(value) = value {
+                field(out, "claim", &format!("{name} {value}"));
+            }
+        }
     }
     if s.transparency_log_entries > 0 {
         field(out, "tlog entries", &s.transparency_log_entries.to_string());

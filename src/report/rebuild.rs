@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::text::{BOLD, GREEN, RED, TextOptions, YELLOW, paint};
+use crate::attest::SignatureRecord;
 use crate::rebuild::{MatchedBy, REBUILD_SCHEMA_VERSION, RebuildReport};
 
 #[derive(Serialize)]
@@ -83,9 +84,14 @@ pub fn text(r: &RebuildReport, signed: &[(String, String)], opts: TextOptions) -
         r.provenance.build_type,
         r.provenance.builder_id.as_deref().unwrap_or("(no builder id)"),
         &r.provenance.file_sha256,
-        match &r.provenance.signature_keyid {
-            Some(k) => format!(" · signature verified (keyid {k})"),
-            None => " · signature not checked".to_string(),
+        match &r.provenance.signature {
+            Some(SignatureRecord::Key { keyid }) => format!(" · signature verified (keyid {keyid})"),
+            Some(SignatureRecord::Keyless { identity, issuer, .. }) => format!(
+                " · signature verified keylessly ({}, issuer {})",
+                crate::compare::members::shown_name(identity),
+                crate::compare::members::shown_name(issuer)
+            ),
+            _ => " · signature not checked".to_string(),
         }
     );
     if r.image_substituted {
@@ -173,9 +179,14 @@ pub fn markdown(r: &RebuildReport, signed: &[(String, String)]) -> String {
     let _ = writeln!(
         out,
         "| provenance signature | {} |\n",
-        match &r.provenance.signature_keyid {
-            Some(k) => format!("verified (keyid `{k}`)"),
-            None => "not checked".into(),
+        match &r.provenance.signature {
+            Some(SignatureRecord::Key { keyid }) => format!("verified (keyid `{keyid}`)"),
+            Some(SignatureRecord::Keyless { identity, issuer, .. }) => format!(
+                "verified keylessly (`{}`, issuer `{}`)",
+                cell(identity),
+                cell(issuer)
+            ),
+            _ => "not checked".into(),
         }
     );
     let _ = writeln!(

@@ -153,6 +153,16 @@ impl CertificateIdentity {
 }
 
 impl WorkflowClaims {
+    /// The claims a certificate (DER) *says* it carries, read without verifying anything: for
+    /// `repro inspect`, which shows them as unverified. `None` when it cannot be parsed or
+    /// names no issuer.
+    pub fn claimed_by(der: &[u8]) -> Option<Self> {
+        let certificate = sigstore_verify::types::DerCertificate::from_bytes(der);
+        let info = sigstore_verify::crypto::parse_certificate_info(&certificate).ok()?;
+        let issuer = info.issuer.clone()?;
+        Some(Self::from_certificate(&info, &issuer))
+    }
+
     fn from_certificate(info: &CertificateInfo, issuer: &str) -> Self {
         let claims = &info.ci_claims;
         let old = &claims.deprecated_github;

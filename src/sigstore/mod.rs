@@ -349,7 +349,11 @@ pub fn verify_bundle(
             let statement = read_statement(bundle, envelope)?;
             match given {
                 Some(digest) => digest.to_sigstore()?,
-                None => subject_digest(&statement)?,
+                // A changed byte can leave no readable subject digest: tampering, not input.
+                None => subject_digest(&statement).map_err(|e| match e {
+                    KeylessError::Malformed(reason) => unreadable_payload(bundle, envelope, reason),
+                    other => other,
+                })?,
             }
         }
         (SignatureContent::MessageSignature(_), Some(digest)) => digest.to_sigstore()?,

@@ -153,19 +153,10 @@ fn verified_go_builder(dir: &std::path::Path) -> (KeylessVerified, String) {
     (verified, identity)
 }
 
+/// The shared fixtures folder, when it holds the trusted roots (else the tests skip, saying so).
 fn fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("REPRO_SHARED_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
-    if dir.join(PUBLIC_GOOD).is_file() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipped: no real fixtures at {} (set REPRO_SHARED_FIXTURES to a copy of shared/fixtures)",
-            dir.display()
-        );
-        None
-    }
+    crate::shared_fixtures::path(PUBLIC_GOOD)?;
+    Some(crate::shared_fixtures::root())
 }
 
 fn read(dir: &std::path::Path, path: &str) -> Vec<u8> {

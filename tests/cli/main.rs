@@ -3,6 +3,9 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../../src/shared_fixtures.rs"]
+#[allow(dead_code)]
+mod shared_fixtures;
 
 mod attest;
 mod cli_diff;
@@ -10,4 +13,5 @@ mod cli_keys;
 mod cosign_key;
 mod help;
 mod html_report;
+mod keyless;
 mod provenance;

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::check::check_body;
 use super::{Limits, clipped, escape, page};
+use crate::attest::SignatureRecord;
 use crate::rebuild::RebuildReport;
 
 /// The HTML report of a rebuild; `signed` lists the files signed (kind, path).
@@ -53,9 +54,16 @@ pub fn rebuild(r: &RebuildReport, signed: &[(String, String)]) -> String {
         clipped(&r.provenance.build_type, max),
         clipped(r.provenance.builder_id.as_deref().unwrap_or("(none)"), max),
         escape(&r.provenance.file_sha256),
-        match &r.provenance.signature_keyid {
-            Some(k) => format!("signature verified (keyid <code>{}</code>)", escape(k)),
-            None => "signature not checked".to_string(),
+        match &r.provenance.signature {
+            Some(SignatureRecord::Key { keyid }) => {
+                format!("signature verified (keyid <code>{}</code>)", escape(keyid))
+            }
+            Some(SignatureRecord::Keyless { identity, issuer, .. }) => format!(
+                "signature verified keylessly (<code>{}</code>, issuer <code>{}</code>)",
+                escape(identity),
+                escape(issuer)
+            ),
+            _ => "signature not checked".to_string(),
         }
     );
     let substituted = if r.image_substituted {
