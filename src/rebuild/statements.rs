@@ -326,7 +326,7 @@ mod tests {
         let check = check_report();
         let digests = |d: &str| BTreeMap::from([("sha256".to_string(), d.repeat(64))]);
         RebuildReport {
-            schema_version: 1,
+            schema_version: crate::rebuild::REBUILD_SCHEMA_VERSION,
             reproducible_across_runs: passed,
             matches_subjects: true,
             provenance: ProvenanceInfo {
@@ -610,7 +610,7 @@ mod tests {
         // The JSON report says the same, and its `provenance` stays valid under the schema
         // (the whole report refers to the check report's schema; the engine tests check it).
         let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schema/rebuild-report.v1.json");
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schema/rebuild-report.v2.json");
         let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let mut provenance_schema = schema["properties"]["provenance"].clone();
         provenance_schema["$defs"] = schema["$defs"].clone();
