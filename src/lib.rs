@@ -8,6 +8,7 @@ pub mod cli;
 pub mod compare;
 pub mod deps;
 pub mod diagnose;
+pub mod escape;
 pub mod intoto;
 pub mod plan;
 pub mod provenance;

@@ -12,8 +12,13 @@ use sha2::{Digest, Sha256};
 /// One output file of one run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Artifact {
-    /// Path relative to the source root, `/`-separated.
+    /// Path relative to the source root, `/`-separated, in shown form (`crate::escape`): bytes
+    /// that are not UTF-8 and hidden characters are escaped, so two different paths never get
+    /// one name (in reports, or as subjects of a statement).
     pub path: String,
+    /// The path as it is on disk, relative to the run's output directory.
+    #[serde(skip)]
+    pub file: PathBuf,
     pub sha256: String,
     pub size: u64,
     /// Metadata after copying out: recorded, not judged.
@@ -69,7 +74,7 @@ pub fn unpack(archive: impl Read, dest: &Path, exclude: &GlobSet) -> Result<RunO
         }
         let raw = entry.path().map_err(ArtifactError::Read)?.into_owned();
         let rel = safe_relative(&raw).ok_or_else(|| ArtifactError::UnsafePath(raw.display().to_string()))?;
-        let name = rel.to_string_lossy().replace('\\', "/");
+        let name = crate::escape::os_name(rel.as_os_str());
         if exclude.is_match(&name) {
             excluded.push(name);
             continue;
@@ -112,6 +117,7 @@ pub fn unpack(archive: impl Read, dest: &Path, exclude: &GlobSet) -> Result<RunO
             name.clone(),
             Artifact {
                 path: name,
+                file: rel,
                 sha256: hex::encode(h.finalize()),
                 size,
                 mode: header.mode().unwrap_or(0),

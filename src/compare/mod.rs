@@ -249,8 +249,8 @@ impl Engine {
         let (sb, fb) = top_source(b)?;
         let name = display_name(a, b);
         let mut c = self.compare_sources(&name, &sa, &sb);
-        c.a.path = a.display().to_string();
-        c.b.path = b.display().to_string();
+        c.a.path = crate::escape::os_name(a.as_os_str());
+        c.b.path = crate::escape::os_name(b.as_os_str());
         debug_assert_eq!((c.a.format, c.b.format), (fa, fb));
         Ok(c)
     }
@@ -285,7 +285,7 @@ impl Engine {
         let info = |s: &Source, f: Format, digest: Option<String>| InputInfo {
             path: s
                 .path()
-                .map_or_else(|| name.to_string(), |p| p.display().to_string()),
+                .map_or_else(|| name.to_string(), |p| crate::escape::os_name(p.as_os_str())),
             sha256: digest,
             size: if f == Format::Directory { None } else { s.size() },
             format: f,
@@ -307,18 +307,14 @@ impl Engine {
 }
 
 fn display_name(a: &Path, b: &Path) -> String {
-    let name = |p: &Path| {
-        p.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| p.display().to_string())
-    };
+    let name = |p: &Path| crate::escape::os_name(p.file_name().unwrap_or(p.as_os_str()));
     let (x, y) = (name(a), name(b));
     if x == y { x } else { format!("{x} vs {y}") }
 }
 
 fn top_source(p: &Path) -> Result<(Source, Format), InputError> {
     let unreadable = |source| InputError::Unreadable {
-        path: p.display().to_string(),
+        path: crate::escape::os_name(p.as_os_str()),
         source,
     };
     // std::fs here: the error message already names the path.

@@ -253,7 +253,7 @@ fn compare_contents(
             let (Some(ba), Some(bb)) = (xa.remove(&w.ia), xb.remove(&w.ib)) else {
                 return Err(CompareError::malformed(
                     "tar",
-                    format!("member {:?} was not found again on the second read", w.label),
+                    format!("member {} was not found again on the second read", w.label),
                 ));
             };
             pairs.push(Pair {

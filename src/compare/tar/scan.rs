@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::super::source::read_limited;
 use super::super::{CompareError, Context, Source};
+use crate::escape;
 use crate::units::timestamp;
 
 /// Most bytes the tar crate may read between two members: padding, headers, GNU long names,
@@ -372,7 +373,8 @@ struct Recorder {
 
 impl Visitor for Recorder {
     fn member<R: Read>(&mut self, _index: usize, e: &mut tar::Entry<'_, R>) -> Result<Flow, CompareError> {
-        let path = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        // Shown names are injective: two paths that differ in bytes stay two keys.
+        let path = escape::name(&e.path_bytes());
         let h = e.header();
         let kind = h.entry_type().as_byte();
         let old = h.as_old();
@@ -383,7 +385,7 @@ impl Visitor for Recorder {
         } else {
             "v7"
         };
-        let name = |b: Option<&[u8]>| -> Box<str> { String::from_utf8_lossy(b.unwrap_or_default()).into() };
+        let name = |b: Option<&[u8]>| -> Box<str> { escape::name(b.unwrap_or_default()).into() };
         let device = matches!(kind, b'3' | b'4').then(|| {
             let n = |r: io::Result<Option<u32>>| match r {
                 Ok(Some(v)) => Num::Value(u64::from(v)),
@@ -401,7 +403,7 @@ impl Visitor for Recorder {
             size: e.size(),
             uname: name(h.username_bytes()),
             gname: name(h.groupname_bytes()),
-            link: e.link_name_bytes().map(|l| String::from_utf8_lossy(&l).into()),
+            link: e.link_name_bytes().map(|l| escape::name(&l).into()),
             device,
             pax: Vec::new(),
             name: None,
@@ -429,7 +431,7 @@ impl Visitor for Recorder {
             return Err(CompareError::malformed(
                 "tar",
                 format!(
-                    "truncated archive: member {path:?} has {read} of {} bytes",
+                    "truncated archive: member {path} has {read} of {} bytes",
                     meta.size
                 ),
             ));
@@ -504,7 +506,7 @@ fn records(exts: tar::PaxExtensions<'_>, local: bool) -> Vec<(Box<str>, Box<str>
             out.push(("(malformed)".into(), "a PAX record does not parse".into()));
             break;
         };
-        let key = String::from_utf8_lossy(ext.key_bytes());
+        let key = escape::name(ext.key_bytes());
         if local && (key == "path" || key == "linkpath") {
             continue;
         }
@@ -514,9 +516,9 @@ fn records(exts: tar::PaxExtensions<'_>, local: bool) -> Vec<(Box<str>, Box<str>
 }
 
 fn short_value(v: &[u8]) -> String {
-    let s = String::from_utf8_lossy(v);
+    let s = escape::name(v);
     if s.chars().count() <= MAX_VALUE_CHARS {
-        return s.into_owned();
+        return s;
     }
     format!("({} bytes, sha256 {})", v.len(), hex::encode(Sha256::digest(v)))
 }

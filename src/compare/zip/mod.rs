@@ -72,8 +72,8 @@ fn archive_changes(za: &Archive, zb: &Archive, node: &mut Node) {
     node.field_if_differs("entries", za.entries.len(), zb.entries.len());
     node.field_if_differs(
         "comment",
-        String::from_utf8_lossy(&za.comment),
-        String::from_utf8_lossy(&zb.comment),
+        crate::escape::name(&za.comment),
+        crate::escape::name(&zb.comment),
     );
     for (side, z) in [("a", za), ("b", zb)] {
         if z.duplicates.is_empty() {
@@ -83,7 +83,7 @@ fn archive_changes(za: &Archive, zb: &Archive, node: &mut Node) {
             .duplicates
             .iter()
             .take(DUPLICATES_SHOWN)
-            .map(|(name, n)| format!("{} ×{n}", shown_name(name)))
+            .map(|(name, n)| format!("{name} ×{n}"))
             .collect();
         let more = z.duplicates.len().saturating_sub(DUPLICATES_SHOWN);
         let more = if more > 0 {
@@ -253,19 +253,8 @@ fn one_side(e: &Entry, status: Status) -> Node {
     n
 }
 
-/// An entry name as shown in the tree: control characters escaped, so a hostile name cannot
-/// rewrite a terminal line or forge tree structure.
+/// An entry name as shown in the tree (`crate::escape`): a hostile name can neither rewrite a
+/// terminal line nor pass for another entry.
 fn shown_name(name: &str) -> String {
-    if !name.chars().any(char::is_control) {
-        return name.to_string();
-    }
-    name.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    crate::escape::name_str(name).into_owned()
 }
