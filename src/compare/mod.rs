@@ -18,6 +18,7 @@ pub mod zip;
 
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -128,6 +129,35 @@ impl Registry {
     }
 }
 
+/// The time budget of a comparison unless one is given: long enough for the largest
+/// legitimate inputs (10 GB trees take a few minutes), short enough that a hostile one cannot
+/// hold a CI job or a rebuilder for good.
+pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(600);
+
+/// Which input a source comes from. Everything decoded from one input — at any depth — is
+/// counted against that input's expansion budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    A,
+    B,
+}
+
+impl Side {
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::A => "a",
+            Side::B => "b",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Side::A => 0,
+            Side::B => 1,
+        }
+    }
+}
+
 /// Budgets and switches of one comparison.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -137,7 +167,9 @@ pub struct Options {
     pub max_member_bytes: u64,
     /// Most entries read from one archive or directory.
     pub max_entries: u64,
-    /// Most bytes decoded from one archive or compressed stream (zip-bomb guard).
+    /// Most bytes decoded from one input, everything inside it together: decompressed
+    /// streams, zip entries, the holes of sparse tar members, at every level of nesting
+    /// (zip-bomb guard).
     pub max_expanded_bytes: u64,
     /// Wall-clock budget for the whole comparison; past it, remaining members are compared by
     /// bytes only.
@@ -159,7 +191,7 @@ impl Default for Options {
             max_member_bytes: 512 << 20,
             max_entries: 1_000_000,
             max_expanded_bytes: 16 << 30,
-            time_budget: None,
+            time_budget: Some(DEFAULT_TIME_BUDGET),
             max_diff_lines: 400,
             max_text_bytes: 32 << 20,
             digests: true,
@@ -211,6 +243,9 @@ pub struct Engine {
     registry: Registry,
     exclude: GlobSet,
     deadline: Option<Instant>,
+    /// Bytes each input may still expand to (`Options::max_expanded_bytes`), shared by every
+    /// decoder working on anything inside it.
+    expansion_left: [AtomicU64; 2],
     excluded: Mutex<Vec<String>>,
     errors: Mutex<Vec<String>>,
 }
@@ -229,11 +264,13 @@ impl Engine {
             pattern: options.exclude.join(","),
             source,
         })?;
+        let left = options.max_expanded_bytes;
         Ok(Engine {
             options,
             registry,
             exclude,
             deadline: None,
+            expansion_left: [AtomicU64::new(left), AtomicU64::new(left)],
             excluded: Mutex::new(Vec::new()),
             errors: Mutex::new(Vec::new()),
         })
@@ -372,12 +409,30 @@ impl<'e> Context<'e> {
     /// Fails with a budget error once the time budget is spent (for comparator loops).
     pub fn check_time(&self) -> Result<(), CompareError> {
         match self.engine.options.time_budget {
-            Some(t) if self.out_of_time() => Err(CompareError::Budget(format!(
-                "time budget of {}s exhausted",
-                t.as_secs()
-            ))),
+            Some(t) if self.out_of_time() => Err(CompareError::Budget(time_spent(t))),
             _ => Ok(()),
         }
+    }
+
+    /// Counts `n` more bytes decoded from input `side` (decompressed bytes, a sparse member's
+    /// holes, …) against that input's expansion budget, shared by every archive and stream
+    /// inside it; fails once the budget would be exceeded. Decoders call this as they produce
+    /// bytes, so a bomb stops at the budget however deeply it is nested.
+    pub fn charge(&self, side: Side, n: u64) -> Result<(), CompareError> {
+        let left = self.engine.expansion_left.get(side.index());
+        let ok = left.is_some_and(|left| {
+            left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| l.checked_sub(n))
+                .is_ok()
+        });
+        if ok {
+            return Ok(());
+        }
+        Err(CompareError::Budget(format!(
+            "more than {} bytes decoded from input {}, nested archives and streams included \
+             (expansion limit, --max-expanded-size)",
+            self.engine.options.max_expanded_bytes,
+            side.name()
+        )))
     }
 
     /// Whether `member` (a path inside the container being compared) is excluded; records it.
@@ -491,10 +546,7 @@ impl<'e> Context<'e> {
                 self.engine.options.max_depth
             ))
         } else if self.out_of_time() {
-            Some(format!(
-                "time budget of {}s exhausted",
-                self.engine.options.time_budget.map_or(0, |d| d.as_secs())
-            ))
+            Some(time_spent(self.engine.options.time_budget.unwrap_or_default()))
         } else {
             None
         };
@@ -531,6 +583,13 @@ impl<'e> Context<'e> {
         }
         finish(cx, a, b, node)
     }
+}
+
+fn time_spent(budget: Duration) -> String {
+    format!(
+        "time budget spent: the comparison ran past {}s (--time-budget)",
+        budget.as_secs()
+    )
 }
 
 fn run_fallback(

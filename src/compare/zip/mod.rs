@@ -17,7 +17,9 @@ use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
-use super::{Change, Comparator, CompareError, Context, Format, Node, Options, Source, Status};
+use super::{
+    Change, Comparator, CompareError, Context, Format, Node, Options, Side as Input, Source, Status,
+};
 use archive::{Archive, Entry};
 use content::{Budget, Side};
 
@@ -133,10 +135,7 @@ fn entries(cx: &Context<'_>, za: &Archive, zb: &Archive, node: &mut Node) -> Res
     // collecting pairs for `compare_many`), so at most one decompressed pair per worker is
     // held in memory, however many entries differ.
     let options = cx.options();
-    let budgets = (
-        Budget::new(options.max_expanded_bytes),
-        Budget::new(options.max_expanded_bytes),
-    );
+    let budgets = (Budget::new(Input::A), Budget::new(Input::B));
     let results: Vec<Option<Node>> = common
         .par_iter()
         .map_init(
@@ -174,7 +173,8 @@ fn entries(cx: &Context<'_>, za: &Archive, zb: &Archive, node: &mut Node) -> Res
         .extend(added.into_iter().map(|e| one_side(e, Status::Added)));
     if budgets.0.spent() || budgets.1.spent() {
         node.changes.push(Change::note(format!(
-            "some entries were not decompressed: the expansion budget of {} bytes per archive is spent",
+            "some entries were not decompressed: the expansion budget of {} bytes per input \
+             (everything inside it, nested archives included) is spent",
             options.max_expanded_bytes
         )));
     }
