@@ -198,6 +198,32 @@ mod tests {
     }
 
     #[test]
+    fn names_that_differ_in_undecodable_bytes_stay_two_artifacts() {
+        use std::os::unix::ffi::OsStrExt;
+        let d = tempfile::tempdir().unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in [(&b"out/\xfe"[..], &b"random"[..]), (b"out/\xff", b"constant")] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.as_old_mut().name[..name.len()].copy_from_slice(name);
+            h.set_cksum();
+            b.append(&h, data).unwrap();
+        }
+        let t = b.into_inner().unwrap();
+        let r = unpack(&t[..], &d.path().join("run"), &GlobSet::empty()).unwrap();
+        let names: Vec<&str> = r.artifacts.keys().map(String::as_str).collect();
+        assert_eq!(names, ["out/\\xfe", "out/\\xff"]);
+        let a = &r.artifacts["out/\\xfe"];
+        assert_eq!(a.file.as_os_str().as_bytes(), b"out/\xfe");
+        assert_eq!(std::fs::read(r.dir.join(&a.file)).unwrap(), b"random");
+        // A backslash is a file name character, not a separator.
+        let t = tar_of(&[("out/a\\b", b"x", tar::EntryType::Regular)]);
+        let r = unpack(&t[..], &d.path().join("run2"), &GlobSet::empty()).unwrap();
+        assert_eq!(r.artifacts.keys().collect::<Vec<_>>(), ["out/a\\b"]);
+    }
+
+    #[test]
     fn refuses_paths_that_leave_the_directory() {
         let d = tempfile::tempdir().unwrap();
         for bad in ["../evil", "/etc/evil", "a/../../evil"] {

@@ -6,6 +6,8 @@ pub mod binary;
 pub mod compressed;
 pub mod cpio;
 pub mod dir;
+#[cfg(test)]
+mod hostile;
 mod members;
 pub mod object;
 pub mod rpm;
@@ -133,6 +135,16 @@ impl Registry {
 /// legitimate inputs (10 GB trees take a few minutes), short enough that a hostile one cannot
 /// hold a CI job or a rebuilder for good.
 pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(600);
+
+/// The deepest nesting followed whatever `Options::max_depth` says: each level holds a few
+/// stack frames (comparison, rendering, dropping the tree), so this keeps a hostile input far
+/// from the stack's end. Real artifacts nest a handful of levels.
+pub const DEPTH_CEILING: usize = 256;
+
+/// Levels of nesting compared on one thread's stack before the comparison continues on a new
+/// thread with a stack of `STACK_BYTES` (a level takes a few kilobytes, more unoptimised).
+const LEVELS_PER_STACK: usize = 16;
+const STACK_BYTES: usize = 8 << 20;
 
 /// Which input a source comes from. Everything decoded from one input — at any depth — is
 /// counted against that input's expansion budget.
@@ -461,6 +473,27 @@ impl<'e> Context<'e> {
 
     /// Compares a member pair one level down; returns an empty node when they are identical.
     pub fn compare(&self, name: &str, a: &Source, b: &Source) -> Node {
+        if self.depth > 0 && self.depth.is_multiple_of(LEVELS_PER_STACK) {
+            // Nesting goes on on a stack of its own, so how deep an input nests does not depend
+            // on the stack of the thread that called us (test and async threads have 2 MiB).
+            let spawned = std::thread::scope(|s| {
+                std::thread::Builder::new()
+                    .name("repro-compare".into())
+                    .stack_size(STACK_BYTES)
+                    .spawn_scoped(s, || self.compare_here(name, a, b))
+                    .map(|h| h.join())
+            });
+            match spawned {
+                Ok(Ok(node)) => return node,
+                Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                // No thread to be had: go on here, within the depth ceiling.
+                Err(_) => {}
+            }
+        }
+        self.compare_here(name, a, b)
+    }
+
+    fn compare_here(&self, name: &str, a: &Source, b: &Source) -> Node {
         let sniffed = sniff::sniff_source;
         match source::quick_identical(a, b) {
             Ok(Some(true)) => return Node::new(name),
@@ -540,11 +573,16 @@ impl<'e> Context<'e> {
             run_fallback(cx, &binary, a, b, &mut node);
             return finish(cx, a, b, node);
         }
-        let limit = if self.depth > self.engine.options.max_depth {
-            Some(format!(
-                "nested deeper than {} containers",
-                self.engine.options.max_depth
-            ))
+        let max_depth = self.engine.options.max_depth;
+        let limit = if self.depth > max_depth.min(DEPTH_CEILING) {
+            Some(if max_depth > DEPTH_CEILING {
+                format!(
+                    "nested deeper than {DEPTH_CEILING} containers, the most repro follows \
+                     whatever --max-depth says"
+                )
+            } else {
+                format!("nested deeper than {max_depth} containers")
+            })
         } else if self.out_of_time() {
             Some(time_spent(self.engine.options.time_budget.unwrap_or_default()))
         } else {

@@ -162,3 +162,32 @@ fn render(out: &mut String, path: &str, node: &Node) {
         let _ = writeln!(out, "  - fallback to {}: {}", f.to, md(&f.reason));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures::hostile_names;
+
+    #[test]
+    fn names_cannot_inject_markdown_or_terminal_sequences() {
+        let md = diff_report(&hostile_names());
+        for raw in ['\r', '\x1b', '\x07', '\u{9b}', '\u{202e}'] {
+            assert!(!md.contains(raw), "raw {raw:?} in:\n{md}");
+        }
+        // Only our own headings start a line with `#`.
+        let headings: Vec<&str> = md.lines().filter(|l| l.trim_start().starts_with('#')).collect();
+        assert_eq!(
+            headings,
+            ["## repro diff: ❌ different", "### Differences"],
+            "{md}"
+        );
+        // The backtick name stays inside one code span: a fence of two backticks around it.
+        assert!(
+            md.contains("- **``a vs b ▸ tick` **[CLICK ME](mailto:evil@example.com)** `end``**"),
+            "{md}"
+        );
+        for line in md.lines().filter(|l| l.contains("CLICK")) {
+            assert_eq!(line.matches("``").count(), 2, "{line}");
+        }
+    }
+}

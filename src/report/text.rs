@@ -473,6 +473,29 @@ mod tests {
     }
 
     #[test]
+    fn hostile_names_are_shown_escaped_and_apart() {
+        let c = crate::report::fixtures::hostile_names();
+        let out = plain(&diff_report(&c, TextOptions::new(true, false)));
+        for raw in ['\r', '\x1b', '\x07', '\u{9b}', '\u{202e}'] {
+            assert!(!out.contains(raw), "raw {raw:?} in:\n{out}");
+        }
+        // No name adds a line of its own, and names that differed only in an escape sequence
+        // still differ.
+        assert!(!out.lines().any(|l| l.starts_with("# repro")), "{out}");
+        for shown in [
+            "cr\\x0dover",
+            "c1\\u{9b}31m",
+            "esc\\x1b[31mRED\\x1b[0m",
+            "esc\\x1b[32mRED\\x1b[0m",
+            "osc\\x1b]0;TITLE\\x07",
+            "rlo\\u{202e}txt.exe",
+            "nl\\x0a\\x0a# repro: identical ✅\\x0a\\x0ax",
+        ] {
+            assert!(out.contains(shown), "{shown} not in:\n{out}");
+        }
+    }
+
+    #[test]
     fn options_follow_the_terminal_unless_verbose() {
         let o = TextOptions::new(false, true);
         assert!(o.brief && !o.verbose);

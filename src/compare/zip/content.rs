@@ -96,9 +96,9 @@ pub(super) fn compare(cx: &Context<'_>, name: &str, a: Side<'_>, b: Side<'_>) ->
             "content not compared: its declared size of {largest} bytes is over the in-memory limit of {limit} bytes"
         ));
     }
-    if let Err(e) = a
-        .budget
-        .take(cx, ea.size)
+    if let Err(e) = cx
+        .check_time()
+        .and_then(|()| a.budget.take(cx, ea.size))
         .and_then(|()| b.budget.take(cx, eb.size))
     {
         return over_budget(cx, name, (sa, sb), e);
@@ -160,8 +160,8 @@ fn stored_bytes(cx: &Context<'_>, name: &str, (sa, sb): (&[u8], &[u8]), note: St
     }
 }
 
-/// The entry's node when its input's expansion budget is spent: the stored bytes compared as
-/// bytes, with the reason as a visible fallback.
+/// The entry's node when a budget (its input's expansion budget, the time budget) is spent:
+/// the stored bytes compared as bytes, with the reason as a visible fallback.
 fn over_budget(cx: &Context<'_>, name: &str, (sa, sb): (&[u8], &[u8]), e: CompareError) -> Outcome {
     let mut n = Node::new(name);
     n.fallback = Some(Fallback {

@@ -133,7 +133,8 @@ fn entries(cx: &Context<'_>, za: &Archive, zb: &Archive, node: &mut Node) -> Res
 
     // Each worker decompresses a pair and hands it to `Context::compare` at once (rather than
     // collecting pairs for `compare_many`), so at most one decompressed pair per worker is
-    // held in memory, however many entries differ.
+    // held in memory, however many entries differ. Past the time budget, entries are no
+    // longer decompressed (each says so), and what was compared before is kept.
     let options = cx.options();
     let budgets = (Budget::new(Input::A), Budget::new(Input::B));
     let results: Vec<Option<Node>> = common
@@ -141,7 +142,6 @@ fn entries(cx: &Context<'_>, za: &Archive, zb: &Archive, node: &mut Node) -> Res
         .map_init(
             || (za.handle.clone(), zb.handle.clone()),
             |(ha, hb), &(ea, eb)| {
-                cx.check_time()?;
                 let a = Side {
                     archive: za,
                     entry: ea,
@@ -154,10 +154,10 @@ fn entries(cx: &Context<'_>, za: &Archive, zb: &Archive, node: &mut Node) -> Res
                     handle: hb,
                     budget: &budgets.1,
                 };
-                Ok(entry_node(cx, a, b))
+                entry_node(cx, a, b)
             },
         )
-        .collect::<Result<_, CompareError>>()?;
+        .collect();
 
     let mut results = results.into_iter();
     for (ea, eb) in layout {
