@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs `repro check` on every bundled test-project and compares the verdict with its
-# expected.toml. Makes (or reuses) the builder images first. Exit 0 when every verdict holds.
+# expected.toml. Installs mmdebstrap and the trixie keys when missing (Debian, as root), makes
+# (or reuses) the builder images first. Exit 0 when every verdict holds.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bin=${REPRO:-$repo/target/release/repro}
 [ -x "$bin" ] || { echo "build repro first: cargo build --release" >&2; exit 2; }
+"$repo/scripts/install-tools.sh" images
 for image in default rust go; do "$bin" image build "$image"; done
 pass=0 fail=0
 for dir in "$repo"/test-projects/*/; do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fuzz.sh [TARGET] [SECONDS]: runs a cargo-fuzz target on stable Rust (RUSTC_BOOTSTRAP=1).
 # Targets: compare_pair (two arbitrary inputs through the whole engine), sniff.
-# The stable property tests (tests/engine_props.rs and each comparator's proptests) run in
+# The stable property tests (tests/formats/engine_props.rs and each comparator's proptests) run in
 # the normal test suite; this is the coverage-guided complement.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)

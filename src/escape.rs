@@ -200,38 +200,17 @@ pub fn markdown_code(s: &str, in_table: bool) -> String {
 }
 
 /// A string of the tree (shown form) outside code spans in Markdown: anything hidden left in
-/// it escaped ([`shown`]), then every ASCII punctuation character that Markdown or inline HTML
-/// could act on backslash-escaped, so the text can neither start a block (there is no newline
-/// left), nor open a link, an emphasis, a code span, a table cell, an HTML tag or an entity.
+/// it escaped ([`shown`]), then the ASCII punctuation that Markdown or inline HTML could act on
+/// inline backslash-escaped. The text can neither start a block (there is no newline left, and
+/// it never starts a line), nor open a link, an emphasis, a code span, a table cell, an HTML
+/// tag or an entity.
 pub fn markdown_text(s: &str) -> String {
     let shown = shown(s);
     let mut out = String::with_capacity(shown.len() + 8);
     for c in shown.chars() {
         if matches!(
             c,
-            '\\' | '`'
-                | '*'
-                | '_'
-                | '['
-                | ']'
-                | '('
-                | ')'
-                | '<'
-                | '>'
-                | '#'
-                | '|'
-                | '!'
-                | '~'
-                | '&'
-                | '+'
-                | '-'
-                | '='
-                | '{'
-                | '}'
-                | '.'
-                | ':'
-                | '"'
-                | '\''
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '!' | '~' | '&'
         ) {
             out.push('\\');
         }
@@ -380,7 +359,7 @@ mod tests {
         let t = markdown_text(heading);
         assert!(!t.contains('\n') && t.contains("\\#"), "{t}");
         let t = markdown_text("[CLICK](mailto:x) <b>&amp; *y* _z_");
-        assert_eq!(t, r"\[CLICK\]\(mailto\:x\) \<b\>\&amp; \*y\* \_z\_");
+        assert_eq!(t, r"\[CLICK\](mailto:x) \<b\>\&amp; \*y\* \_z\_");
         let (fence, lines) = markdown_fence(["+a ``` b", "-c\x1b[2J"].into_iter());
         assert_eq!(fence, "````");
         assert_eq!(lines[1], "-c\\x1b[2J");

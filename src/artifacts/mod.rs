@@ -37,14 +37,26 @@ pub struct RunOutputs {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
-    #[error("reading the outputs archive: {0}")]
+    #[error("reading the outputs archive")]
     Read(#[source] io::Error),
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}")]
     Write { path: PathBuf, source: io::Error },
     #[error("refusing output path {0:?}: it is absolute or leaves the output directory")]
     UnsafePath(String),
-    #[error("the outputs archive has no {0}")]
-    Missing(String),
+    #[error(transparent)]
+    Outputs(#[from] crate::runner::OutputsError),
+}
+
+/// Output globs (a recipe's `exclude_outputs`, `repro rebuild --exclude`) as one set that
+/// matches output paths; a glob that does not parse matches nothing.
+pub fn glob_set(patterns: &[String]) -> GlobSet {
+    let mut b = globset::GlobSetBuilder::new();
+    for p in patterns {
+        if let Ok(g) = globset::Glob::new(p) {
+            b.add(g);
+        }
+    }
+    b.build().unwrap_or_else(|_| GlobSet::empty())
 }
 
 /// A relative path with only normal components, or `None`.
@@ -133,28 +145,6 @@ pub fn unpack(archive: impl Read, dest: &Path, exclude: &GlobSet) -> Result<RunO
     })
 }
 
-/// From the archive the engine returns for `/out` (which wraps our files), finds
-/// `out/<member>` and hands its reader to `f`.
-pub fn with_member<R: Read, T>(
-    archive: R,
-    member: &str,
-    f: impl FnOnce(&mut dyn Read) -> Result<T, ArtifactError>,
-) -> Result<T, ArtifactError> {
-    let mut a = tar::Archive::new(archive);
-    for entry in a.entries().map_err(ArtifactError::Read)? {
-        let mut entry = entry.map_err(ArtifactError::Read)?;
-        let path = entry.path().map_err(ArtifactError::Read)?.into_owned();
-        let mut comps = path.components().filter(|c| matches!(c, Component::Normal(_)));
-        let (_, Some(second), None) = (comps.next(), comps.next(), comps.next()) else {
-            continue;
-        };
-        if second.as_os_str() == member {
-            return f(&mut entry);
-        }
-    }
-    Err(ArtifactError::Missing(member.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +188,16 @@ mod tests {
     }
 
     #[test]
+    fn glob_sets_match_output_paths_and_skip_bad_globs() {
+        let set = glob_set(&["**/*.log".into(), "[".into(), "dist/*.whl".into()]);
+        assert!(set.is_match("out/sub/b.log"));
+        assert!(set.is_match("dist/x-1.whl"));
+        assert!(!set.is_match("out/a.bin"));
+        assert!(!set.is_match("["));
+        assert!(glob_set(&[]).is_empty());
+    }
+
+    #[test]
     fn names_that_differ_in_undecodable_bytes_stay_two_artifacts() {
         use std::os::unix::ffi::OsStrExt;
         let d = tempfile::tempdir().unwrap();
@@ -233,25 +233,5 @@ mod tests {
         }
         assert!(!d.path().join("evil").exists());
         assert!(unpack(&b"garbage"[..], &d.path().join("x"), &GlobSet::empty()).is_err());
-    }
-
-    #[test]
-    fn finds_a_member_of_the_wrapping_archive() {
-        let inner = tar_of(&[("x", b"1", tar::EntryType::Regular)]);
-        let outer = tar_of(&[
-            ("out/exit-status", b"0\n", tar::EntryType::Regular),
-            ("out/outputs.tar", &inner, tar::EntryType::Regular),
-        ]);
-        let status = with_member(&outer[..], "exit-status", |r| {
-            let mut s = String::new();
-            r.read_to_string(&mut s).map_err(ArtifactError::Read)?;
-            Ok(s)
-        })
-        .unwrap();
-        assert_eq!(status, "0\n");
-        assert!(matches!(
-            with_member(&outer[..], "nope", |_| Ok(())),
-            Err(ArtifactError::Missing(_))
-        ));
     }
 }

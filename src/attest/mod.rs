@@ -4,18 +4,23 @@
 //! checked.
 
 pub mod bundle;
+pub mod certificate;
 pub mod encrypted_key;
+mod key_file;
 pub mod keys;
 mod sign;
 pub mod verify;
 
 pub use crate::intoto::{BUNDLE_MEDIA_TYPE, Envelope, Signature, pae};
 pub use bundle::to_bundle;
-pub use keys::{Algorithm, PrivateKey, PublicKey, generate_key_pair, write_key_pair};
+pub use keys::{
+    Algorithm, Overwrite, PrivateKey, PublicKey, generate_key_pair, write_key_pair, write_key_pair_to,
+};
 pub use sign::sign_statement;
 pub use verify::{
-    ArtifactCheck, Expectation, ExpectationCheck, NotChecked, Policy, Problem, SignatureCheck, Verdict,
-    Verified, verify, verify_attestation, verify_envelope,
+    ArtifactCheck, Candidate, DEFAULT_PREDICATE_TYPE, Expectation, ExpectationCheck, NotChecked, Origin,
+    Policy, Problem, SignatureCheck, SignatureRecord, Verdict, Verified, candidates, check_signature,
+    check_statement, select, signers_by_digest, verify, verify_attestation, verify_envelope, verify_signed,
 };
 
 use crate::intoto::{FormatError, PAYLOAD_TYPE, StatementType};
@@ -39,6 +44,15 @@ pub enum AttestError {
     StatementType { found: String },
     #[error("a Sigstore bundle holds exactly one signature, the envelope has {0}")]
     BundleSignatures(usize),
+    #[error("the statement is not signed")]
+    Unsigned,
+    #[error("no statement {wanted}; the file holds:\n  {}", list(available))]
+    NoSuchStatement {
+        wanted: String,
+        available: Vec<crate::intoto::Summary>,
+    },
+    #[error("the file holds several statements:\n  {}", list(available))]
+    SeveralStatements { available: Vec<crate::intoto::Summary> },
     #[error("cannot read the artifact {path}: {source}")]
     Artifact {
         path: std::path::PathBuf,
@@ -65,6 +79,12 @@ impl AttestError {
                 | AttestError::BundleSignatures(_)
                 | AttestError::Artifact { .. }
                 | AttestError::Serialize(_)
+                | AttestError::SeveralStatements { .. }
         )
     }
+}
+
+fn list(summaries: &[crate::intoto::Summary]) -> String {
+    let lines: Vec<String> = summaries.iter().map(ToString::to_string).collect();
+    lines.join("\n  ")
 }

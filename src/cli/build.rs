@@ -10,6 +10,7 @@ use super::rebuild::{RunArgs, load_signer, rebuild_error};
 use super::{Output, UserError};
 use crate::check::CheckOptions;
 use crate::rebuild::{self, statements};
+use crate::runner::{self, BackendKind};
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
@@ -59,15 +60,26 @@ pub fn run(args: BuildArgs, out: &Output) -> anyhow::Result<i32> {
         timeout_secs: args.run.timeout.map(|d| d.as_secs().max(1)),
         keep: args.run.keep.clone(),
         recipes: args.run.rebuilders.clone(),
-        control_outputs: args.out_dir.clone(),
+        deps_store: args.run.deps_store.clone(),
         with_git: args.with_git,
+        // One build, the control: nothing varies, nothing is isolated.
+        variations: std::collections::BTreeSet::new(),
+        isolate_budget: 0,
         ..CheckOptions::new(args.dir.clone())
     };
     let (builder_id, allow_dirty) = (args.builder_id.clone(), args.allow_dirty);
-    let result = super::run_builds(out.verbose, |log_lines, progress| {
+    let backend = runner::backend(BackendKind::Docker);
+    let result = super::run_builds(out.verbose, backend.as_ref(), |log_lines, progress| {
         let mut opts = opts;
         opts.log_lines = log_lines;
-        rebuild::build(opts, builder_id, allow_dirty, progress)
+        rebuild::build(
+            opts,
+            args.out_dir.clone(),
+            builder_id,
+            allow_dirty,
+            backend.clone(),
+            progress,
+        )
     })?;
     let record = match result {
         None => return Ok(130),

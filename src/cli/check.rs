@@ -10,6 +10,7 @@ use crate::check::{self, CheckError, CheckOptions, Verdict};
 use crate::compare;
 use crate::plan::{Variation, select};
 use crate::report;
+use crate::runner::{self, BackendKind};
 
 /// How many runs and what varies between them: shared by `repro check` and `repro rebuild`.
 #[derive(Debug, Args)]
@@ -75,6 +76,9 @@ pub struct CheckArgs {
     /// Read build recipes from DIR instead of the built-in ones.
     #[arg(long, value_name = "DIR", env = "REPRO_REBUILDERS")]
     pub rebuilders: Option<PathBuf>,
+    /// The dependency store: fetched dependencies, by content (default: deps/ in repro's cache).
+    #[arg(long, value_name = "DIR")]
+    pub deps_store: Option<PathBuf>,
     /// Write the JSON report to FILE, or to stdout with `-` (stdout then carries only JSON).
     #[arg(long, value_name = "FILE|-")]
     pub json: Option<String>,
@@ -102,19 +106,24 @@ pub fn run(args: CheckArgs, out: &Output) -> anyhow::Result<i32> {
         timeout_secs: args.timeout.map(|d| d.as_secs().max(1)),
         keep: args.keep.clone(),
         recipes: args.rebuilders.clone(),
+        deps_store: args.deps_store.clone(),
         compare: compare::Options {
             exclude: args.exclude.clone(),
             ..compare::Options::default()
         },
-        local: args.local,
         isolate_budget: if args.no_isolate { 0 } else { args.isolate_budget },
         with_git: args.with_git,
         ..CheckOptions::new(args.dir.clone())
     };
-    let result = super::run_builds(out.verbose, |log_lines, progress| {
+    let backend = runner::backend(if args.local {
+        BackendKind::Local
+    } else {
+        BackendKind::Docker
+    });
+    let result = super::run_builds(out.verbose, backend.as_ref(), |log_lines, progress| {
         let mut options = options;
         options.log_lines = log_lines;
-        check::check(options, progress)
+        check::check(options, backend.clone(), progress)
     })?;
     let report = match result {
         // Ctrl-C or SIGTERM: the containers are removed.
@@ -148,5 +157,5 @@ pub fn run(args: CheckArgs, out: &Output) -> anyhow::Result<i32> {
 
 fn check_error(e: CheckError) -> anyhow::Error {
     let hint = e.hint();
-    UserError::new(e.to_string(), hint.as_deref()).into()
+    UserError::from_error(e, hint).into()
 }

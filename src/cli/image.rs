@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use indicatif::HumanBytes;
 
-use crate::runner::image::{
+use crate::image::{
     Cache, ExportFormat, ImageError, ImageRecord, ImageStore, ListedImage, PinnedImage, Progress, Recipe,
 };
 

@@ -5,9 +5,11 @@ pub mod build;
 pub mod check;
 pub mod diff;
 pub mod image;
+pub mod inspect;
 pub mod keys;
 pub mod progress;
 pub mod rebuild;
+pub mod verify;
 
 pub use crate::units::{parse_duration, parse_size};
 
@@ -61,16 +63,21 @@ pub enum Command {
     Image(image::ImageArgs),
     /// Make a key pair for signing attestations (ECDSA P-256 by default).
     Keygen(keys::KeygenArgs),
-    /// Check an attestation's signature, its subjects and stated expectations.
-    Verify(keys::VerifyArgs),
+    /// Show what a provenance or attestation records and whether repro can re-run it
+    /// (verifies nothing).
+    Inspect(inspect::InspectArgs),
+    /// Check an attestation's signature, its subjects and what it says (by default: repro's
+    /// rebuild attestation with verdict PASSED).
+    Verify(verify::VerifyArgs),
 }
 
 /// A user-facing failure: what went wrong, and what to do about it.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
+#[derive(Debug)]
 pub struct UserError {
     pub message: String,
     pub hint: Option<String>,
+    /// The library error this one stands for: its causes are this one's.
+    cause: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl UserError {
@@ -78,7 +85,30 @@ impl UserError {
         UserError {
             message: message.into(),
             hint: hint.map(str::to_string),
+            cause: None,
         }
+    }
+
+    /// A library error with its hint, keeping its chain of causes for `caused by:`.
+    pub fn from_error(error: impl std::error::Error + Send + Sync + 'static, hint: Option<String>) -> Self {
+        UserError {
+            message: error.to_string(),
+            hint,
+            cause: Some(Box::new(error)),
+        }
+    }
+}
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UserError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // The message is the cause's own: its chain starts below it.
+        self.cause.as_ref().and_then(|c| c.source())
     }
 }
 
@@ -116,7 +146,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Rebuild(args) => rebuild::run(args, &out),
         Command::Image(args) => image::run(args),
         Command::Keygen(args) => keys::keygen(args, &out),
-        Command::Verify(args) => keys::verify(args, &out),
+        Command::Inspect(args) => inspect::run(args, &out),
+        Command::Verify(args) => verify::run(args, &out),
     }
 }
 
@@ -136,14 +167,13 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Runs builds on a fresh runtime: with `-v`, every build log line goes live to stderr; on
-/// Ctrl-C or SIGTERM our containers are killed and removed and `None` is returned.
+/// Runs builds through `backend` on a fresh runtime: with `-v`, every build log line goes
+/// live to stderr; on Ctrl-C or SIGTERM the backend stops and removes its live runs and `None`
+/// is returned.
 pub fn run_builds<T, F>(
     verbose: bool,
-    make: impl FnOnce(
-        Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
-        std::sync::Arc<dyn crate::runner::image::Progress>,
-    ) -> F,
+    backend: &dyn crate::runner::Backend,
+    make: impl FnOnce(Option<crate::runner::LogLines>, std::sync::Arc<dyn crate::image::Progress>) -> F,
 ) -> anyhow::Result<Option<T>>
 where
     F: std::future::Future<Output = T>,
@@ -167,11 +197,7 @@ where
         }
     });
     if result.is_none() {
-        runtime.block_on(async {
-            if let Ok(d) = crate::runner::docker::connect().await {
-                crate::runner::docker::remove_live(&d).await;
-            }
-        });
+        runtime.block_on(backend.cancel_live());
         runtime.shutdown_timeout(std::time::Duration::from_secs(2));
         eprintln!("repro: interrupted; build containers removed");
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::runner::image::{Progress, Silent};
+use crate::image::{Progress, Silent};
 
 /// A spinner or a byte bar for the current step, on stderr: the one progress bar of every command
 /// (`check`, `build`, `rebuild`, `image`).

@@ -14,6 +14,7 @@ use crate::compare;
 use crate::provenance::{self, Provenance};
 use crate::rebuild::{self, RebuildError, RebuildOptions, RebuildReport, statements};
 use crate::report;
+use crate::runner::{self, BackendKind};
 
 /// How the runs are made: shared by `repro rebuild` and `repro build`.
 #[derive(Debug, Args)]
@@ -27,6 +28,10 @@ pub struct RunArgs {
     /// Read build recipes from DIR instead of the built-in ones.
     #[arg(long, value_name = "DIR", env = "REPRO_REBUILDERS")]
     pub rebuilders: Option<PathBuf>,
+    /// The dependency store (default: deps/ in repro's cache): a store someone else filled lets
+    /// a rebuilder bring the files instead of the network; every digest is still checked.
+    #[arg(long, value_name = "DIR")]
+    pub deps_store: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -34,7 +39,8 @@ pub struct RebuildArgs {
     /// The provenance: a file, or `-` for stdin (statement, DSSE envelope, Sigstore bundle,
     /// or `.intoto.jsonl`).
     pub provenance: String,
-    /// In a `.intoto.jsonl` with several statements, the one with this subject (name or sha256).
+    /// In a file with several provenance statements (`.intoto.jsonl`, PyPI provenance), the one
+    /// with this subject (name or sha256).
     #[arg(long, value_name = "NAME|DIGEST")]
     pub subject: Option<String>,
     /// Verify the provenance's signature with this public key before anything else.
@@ -98,14 +104,17 @@ pub struct RebuildArgs {
 
 /// Reads the provenance from a file or stdin; returns it with the input's sha256.
 pub fn read_provenance(source: &str, select: Option<&str>) -> anyhow::Result<(Provenance, String)> {
-    let bytes = if source == "-" {
-        let mut b = Vec::new();
-        std::io::stdin().read_to_end(&mut b)?;
-        b
-    } else {
-        fs_err::read(source).map_err(|e| UserError::new(e.to_string(), None))?
-    };
+    let bytes = read_input(source)?;
     let provenance = provenance::read(&bytes, select).map_err(|e| {
+        if let provenance::ProvenanceError::UnknownPredicateType(uri) = &e {
+            return UserError::new(
+                format!(
+                    "{source}: repro cannot re-run it: {}",
+                    provenance::rerun::not_provenance(uri)
+                ),
+                Some("`repro inspect FILE` shows what it records"),
+            );
+        }
         let hint = matches!(
             e,
             provenance::ProvenanceError::SelectionRequired { .. }
@@ -115,6 +124,17 @@ pub fn read_provenance(source: &str, select: Option<&str>) -> anyhow::Result<(Pr
         UserError::new(format!("{source}: {e}"), hint)
     })?;
     Ok((provenance, crate::compare::source::sha256_hex(&bytes)))
+}
+
+/// The bytes of a file, or of stdin for `-`.
+pub(super) fn read_input(source: &str) -> anyhow::Result<Vec<u8>> {
+    if source == "-" {
+        let mut b = Vec::new();
+        std::io::stdin().read_to_end(&mut b)?;
+        Ok(b)
+    } else {
+        Ok(fs_err::read(source).map_err(|e| UserError::new(e.to_string(), None))?)
+    }
 }
 
 /// Checks the provenance envelope's signature with `key`; returns the key's keyid.
@@ -128,7 +148,7 @@ fn verify_provenance(p: &Provenance, key_path: &std::path::Path) -> anyhow::Resu
         )
         .into());
     };
-    let check = attest::verify_envelope(envelope, &key).map_err(|e| {
+    let check = attest::verify_signed(envelope, p.signed_over, &key).map_err(|e| {
         UserError::new(
             format!(
                 "the provenance's signature does not verify with {}: {e}",
@@ -204,6 +224,15 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
             ),
     )?;
     let (provenance, file_sha256) = read_provenance(&args.provenance, args.subject.as_deref())?;
+    // The same reasons `repro inspect` gives; build types without a built-in recipe are left
+    // to the recipes in rebuilders/.
+    if let provenance::rerun::Rerun::Impossible(why) = provenance::rerun::rerun(&provenance) {
+        return Err(UserError::new(
+            format!("repro cannot re-run {}: {why}", args.provenance),
+            Some("`repro inspect FILE` shows what it records"),
+        )
+        .into());
+    }
     let signature_keyid = match &args.provenance_key {
         Some(k) => Some(verify_provenance(&provenance, k)?),
         None => None,
@@ -214,9 +243,9 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
         timeout_secs: args.run.timeout.map(|d| d.as_secs().max(1)),
         keep: args.run.keep.clone(),
         recipes: args.run.rebuilders.clone(),
+        deps_store: args.run.deps_store.clone(),
         compare: compare::Options::default(),
         isolate_budget: args.isolate_budget,
-        local: args.local,
         ..CheckOptions::new(args.source.clone())
     };
     let opts = RebuildOptions {
@@ -229,10 +258,15 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
         allow_unisolated: args.allow_unisolated,
         check,
     };
-    let result = super::run_builds(out.verbose, |log_lines, progress| {
+    let backend = runner::backend(if args.local {
+        BackendKind::Local
+    } else {
+        BackendKind::Docker
+    });
+    let result = super::run_builds(out.verbose, backend.as_ref(), |log_lines, progress| {
         let mut opts = opts;
         opts.check.log_lines = log_lines;
-        rebuild::rebuild(opts, progress)
+        rebuild::rebuild(opts, backend.clone(), progress)
     })?;
     let report = match result {
         None => return Ok(130),
@@ -304,5 +338,5 @@ fn sign(report: &RebuildReport, s: &Signer, args: &RebuildArgs) -> anyhow::Resul
 
 pub(super) fn rebuild_error(e: RebuildError) -> anyhow::Error {
     let hint = e.hint();
-    UserError::new(e.to_string(), hint.as_deref()).into()
+    UserError::from_error(e, hint).into()
 }

@@ -8,7 +8,7 @@ pub mod cpio;
 pub mod dir;
 #[cfg(test)]
 mod hostile;
-mod members;
+pub(crate) mod members;
 pub mod object;
 pub mod rpm;
 pub mod sniff;

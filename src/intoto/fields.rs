@@ -23,6 +23,11 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// Where this object sits (`""` at the root).
+    pub(crate) fn path(&self) -> &str {
+        &self.path
+    }
+
     pub(crate) fn path_of(&self, key: &str) -> String {
         if self.path.is_empty() {
             key.to_string()

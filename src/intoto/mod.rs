@@ -4,6 +4,7 @@
 //! cryptography (keys, signing, verifying) stays in `attest`.
 
 mod bundle;
+mod document;
 mod dsse;
 pub(crate) mod fields;
 mod statement;
@@ -11,6 +12,7 @@ mod statement;
 pub use bundle::{
     BUNDLE_MEDIA_TYPE, Bundle, CertificateChain, PublicKeyHint, RawBytes, VerificationMaterial,
 };
+pub use document::{Found, Signed, SignedOver, Summary, Wrapper, statements_in, subjects_of};
 pub use dsse::{Envelope, Signature, decode_base64, pae};
 pub use statement::{DigestSet, Predicate, ResourceDescriptor, Statement, StatementType, digest};
 

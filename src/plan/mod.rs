@@ -3,7 +3,6 @@
 //! Run A is the control, run B varies everything that is on, runs 3..N vary again with fresh
 //! values; culprit-isolation probes switch on any subset with run B's values.
 
-pub mod source;
 pub mod variation;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,6 +59,17 @@ pub struct RunSpec {
     pub memory_bytes: u64,
 }
 
+/// The control run's label: every variation off, the reference the other runs are compared
+/// with.
+pub const CONTROL: &str = "A";
+
+impl RunSpec {
+    /// Whether this is the control run.
+    pub fn is_control(&self) -> bool {
+        self.label == CONTROL
+    }
+}
+
 /// Standard PATH of the builder images.
 pub const STANDARD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// libfaketime's preload library in the builder images.
@@ -83,6 +93,77 @@ pub struct Plan {
     /// empty in containers, a scratch directory for the local backend.
     #[serde(default)]
     pub prefix: String,
+    /// What every run gets on top of the build definition (the dependency phase's environment,
+    /// arguments and files).
+    #[serde(default, skip_serializing_if = "RunExtras::is_empty")]
+    pub extras: RunExtras,
+}
+
+/// What every run of a plan gets on top of its build definition: the environment and
+/// arguments that point the build at the fetched dependencies, and files copied into the build
+/// folder before the command (a `Cargo.lock` the fetch phase generated).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunExtras {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Appended to the command when it runs `tool` directly (`cargo --config …`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<ToolArgs>,
+    /// (from, to): `from` an absolute path in the run, `to` relative to the build folder.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub place: Vec<(String, String)>,
+}
+
+/// Arguments for one tool, appended when the build command is that tool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolArgs {
+    pub tool: String,
+    pub args: Vec<String>,
+}
+
+impl RunExtras {
+    pub fn is_empty(&self) -> bool {
+        self.env.is_empty() && self.args.is_empty() && self.place.is_empty()
+    }
+
+    /// The command a run executes: the build's, its offline arguments unless the network is
+    /// allowed, these arguments when it runs their tool, and the files placed first.
+    pub fn command(&self, build: &BuildDef) -> Vec<String> {
+        let mut command = build.command.clone();
+        if !build.network {
+            command.extend(build.offline.args.iter().cloned());
+        }
+        let tool = command
+            .first()
+            .map(|c| c.rsplit('/').next().unwrap_or(c).to_string());
+        for extra in &self.args {
+            if tool.as_deref() == Some(extra.tool.as_str()) {
+                command.extend(extra.args.iter().cloned());
+            }
+        }
+        if self.place.is_empty() {
+            return command;
+        }
+        // Copied by a small wrapper, so the build finds them where its tool looks.
+        let copies: Vec<String> = self
+            .place
+            .iter()
+            .map(|(from, to)| format!("cp {} {}", sh_quote(from), sh_quote(to)))
+            .collect();
+        let mut wrapped = vec![
+            "sh".to_string(),
+            "-c".to_string(),
+            format!("{} && exec \"$@\"", copies.join(" && ")),
+            "repro-deps".to_string(),
+        ];
+        wrapped.extend(command);
+        wrapped
+    }
+}
+
+/// Quotes a string for POSIX sh (single quotes, `'\''` for embedded quotes).
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 impl Plan {
@@ -102,10 +183,18 @@ impl Plan {
             runs: Vec::new(),
             notes: Vec::new(),
             prefix: String::new(),
+            extras: RunExtras::default(),
         };
         plan.notes = remap_notes(&plan.build);
         plan.runs = plan.make_runs(runs);
         plan
+    }
+
+    /// The same plan with `extras` given to every run (made before [`Plan::with_prefix`]).
+    pub fn with_extras(mut self, extras: RunExtras) -> Plan {
+        self.extras = extras;
+        self.runs = self.make_runs(self.runs.len());
+        self
     }
 
     /// The same plan with every invented path under `prefix` (for the local backend).
@@ -121,7 +210,7 @@ impl Plan {
         (0..runs.max(2))
             .map(|k| {
                 let label = match k {
-                    0 => "A".to_string(),
+                    0 => CONTROL.to_string(),
                     1 => "B".to_string(),
                     k => (k + 1).to_string(),
                 };
@@ -129,6 +218,11 @@ impl Plan {
                 plan.spec(label, &on, k as u32)
             })
             .collect()
+    }
+
+    /// The control run (a plan made by [`Plan::new`] always has one).
+    pub fn control(&self) -> Option<&RunSpec> {
+        self.runs.iter().find(|r| r.is_control())
     }
 
     /// A culprit-isolation probe: the variations in `on` take run B's values, the rest the
@@ -194,6 +288,10 @@ impl Plan {
             .iter()
             .map(|(k, v)| (k.clone(), v.replace("$HOME", &home)))
             .collect();
+        if !self.build.network {
+            env.extend(self.build.offline.env.clone());
+        }
+        env.extend(self.extras.env.clone());
         let mut extra_path_dirs = Vec::new();
         let path = match v(Variation::ExecPath) {
             0 => STANDARD_PATH.to_string(),
@@ -247,7 +345,7 @@ impl Plan {
         RunSpec {
             label,
             variations: on.clone(),
-            command: self.build.command.clone(),
+            command: self.extras.command(&self.build),
             env,
             build_path,
             user,
@@ -344,6 +442,7 @@ mod tests {
             control_path: None,
             control_root: false,
             with_git: false,
+            offline: Default::default(),
         }
     }
 
@@ -408,6 +507,43 @@ mod tests {
         // The control's instant (time not varied), written in the probe's zone (UTC+14).
         assert_eq!(a.env["FAKETIME"], "@1970-01-01 00:00:02");
         assert_eq!(p.env["FAKETIME"], "@1970-01-01 14:00:02");
+    }
+
+    #[test]
+    fn offline_arguments_go_with_the_network_off_and_dependency_extras_reach_every_run() {
+        let mut d = def();
+        d.command = vec!["cargo".into(), "build".into()];
+        d.offline.args = vec!["--offline".into()];
+        d.offline.env.insert("GOPROXY".into(), "off".into());
+        let extras = RunExtras {
+            env: [("PIP_FIND_LINKS".to_string(), "/deps/python".to_string())].into(),
+            args: vec![
+                ToolArgs {
+                    tool: "cargo".into(),
+                    args: vec!["--config".into(), "x=1".into()],
+                },
+                ToolArgs {
+                    tool: "go".into(),
+                    args: vec!["-never".into()],
+                },
+            ],
+            place: vec![("/deps/Cargo.lock".into(), "Cargo.lock".into())],
+        };
+        let plan = Plan::new(d.clone(), 1, 2, select(&[], &[]), 2).with_extras(extras.clone());
+        let expected_tail = ["cargo", "build", "--offline", "--config", "x=1"];
+        for run in plan.runs.iter().chain([&plan.probe(1, &select(&[], &[]))]) {
+            assert_eq!(
+                run.command[..3],
+                ["sh", "-c", "cp '/deps/Cargo.lock' 'Cargo.lock' && exec \"$@\""]
+            );
+            assert_eq!(run.command[4..], expected_tail);
+            assert_eq!(run.env["PIP_FIND_LINKS"], "/deps/python");
+            assert_eq!(run.env["GOPROXY"], "off");
+        }
+        d.network = true;
+        let online = Plan::new(d, 1, 2, select(&[], &[]), 2).with_extras(RunExtras::default());
+        assert_eq!(online.runs[0].command, ["cargo", "build"]);
+        assert!(!online.runs[0].env.contains_key("GOPROXY"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod container;
 mod envelope;
 mod repro;
+pub mod rerun;
 mod slsa;
 
 use std::collections::BTreeMap;
@@ -11,9 +12,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
-pub use crate::intoto::StatementType;
 use crate::intoto::{Envelope, FormatError, VerificationMaterial};
+pub use crate::intoto::{SignedOver, StatementType, Wrapper};
 pub use container::{BuilderImage, CONTAINER_BUILD_TYPE, ContainerBuild, GitSource};
+pub use envelope::Document;
 pub use repro::{REPRO_BUILD_TYPE_PREFIX, ReproBuild};
 
 /// Everything that can be wrong with a provenance input. Each variant names the field or line.
@@ -36,7 +38,7 @@ pub enum ProvenanceError {
     Format(#[from] FormatError),
     #[error("unknown statement type `{0}` in `_type` (expected https://in-toto.io/Statement/v1 or v0.1)")]
     UnknownStatementType(String),
-    #[error("unknown predicate type `{0}` (expected SLSA provenance v1 or v0.2)")]
+    #[error("unknown predicate type `{0}` (expected SLSA provenance v1, v0.2 or v0.1)")]
     UnknownPredicateType(String),
     #[error("`{field}` has no digest: every subject needs at least one")]
     SubjectWithoutDigest { field: String },
@@ -63,6 +65,8 @@ pub enum ProvenanceError {
 pub enum PredicateType {
     SlsaProvenanceV1,
     SlsaProvenanceV0_2,
+    /// What Cloud Build still writes.
+    SlsaProvenanceV0_1,
 }
 
 impl PredicateType {
@@ -72,6 +76,7 @@ impl PredicateType {
             | "https://slsa.dev/provenance/v1.0"
             | "https://slsa.dev/provenance/v1.0?draft" => Some(Self::SlsaProvenanceV1),
             "https://slsa.dev/provenance/v0.2" => Some(Self::SlsaProvenanceV0_2),
+            "https://slsa.dev/provenance/v0.1" => Some(Self::SlsaProvenanceV0_1),
             _ => None,
         }
     }
@@ -81,6 +86,7 @@ impl PredicateType {
         match self {
             Self::SlsaProvenanceV1 => "https://slsa.dev/provenance/v1",
             Self::SlsaProvenanceV0_2 => "https://slsa.dev/provenance/v0.2",
+            Self::SlsaProvenanceV0_1 => "https://slsa.dev/provenance/v0.1",
         }
     }
 }
@@ -112,17 +118,11 @@ pub enum BuildDefinition {
         build_config: Option<Value>,
         materials: Option<Value>,
     },
-}
-
-/// What wrapped the statement.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Wrapper {
-    /// A bare statement, unsigned.
-    Statement,
-    /// A DSSE envelope.
-    Dsse,
-    /// A Sigstore bundle's `dsseEnvelope`, with the bundle's media type.
-    SigstoreBundle { media_type: String },
+    /// `recipe{type, definedInMaterial, entryPoint, arguments, environment}`.
+    V0_1 {
+        recipe: Option<Value>,
+        materials: Option<Value>,
+    },
 }
 
 /// Recorded provenance, normalised from any of the shapes we read.
@@ -151,10 +151,15 @@ pub struct Provenance {
     /// The DSSE envelope the statement came in, when it came in one; its payload is
     /// [`Self::payload`].
     pub envelope: Option<Envelope>,
+    /// What the envelope's signatures cover (the PAE, or for Cloud Build the payload too).
+    pub signed_over: SignedOver,
     /// What verifies a Sigstore bundle's signature (key hint, certificates, log entries).
     pub verification_material: Option<VerificationMaterial>,
     /// 1-based line where the statement's document starts (its line in a `.intoto.jsonl`).
     pub line: usize,
+    /// Where in its document the statement sits (`attestations[1].bundle`; empty for the
+    /// whole document).
+    pub location: String,
 }
 
 impl Provenance {
@@ -180,16 +185,30 @@ impl Provenance {
     }
 }
 
+/// The JSON documents of an input — one for a plain file, one per line of a `.intoto.jsonl` —
+/// with their 1-based lines, values and exact bytes.
+pub fn documents(bytes: &[u8]) -> Result<Vec<Document<'_>>, ProvenanceError> {
+    envelope::split_documents(bytes)
+}
+
 /// Reads provenance from a file's content (or stdin). With several statements (a
 /// `.intoto.jsonl`), `select` — a subject name or sha256 digest — picks the one that has it;
 /// given for a single statement, it must match too, so a caller never rebuilds the wrong artifact.
 pub fn read(bytes: &[u8], select: Option<&str>) -> Result<Provenance, ProvenanceError> {
+    choose(read_all(bytes)?, select)
+}
+
+/// Every provenance statement of the input. Statements of other predicate types (npm's
+/// publish attestation beside its SLSA provenance) are left out when provenance is there too;
+/// an input with none is an error naming the first predicate type found.
+pub fn read_all(bytes: &[u8]) -> Result<Vec<Provenance>, ProvenanceError> {
     let documents = envelope::split_documents(bytes)?;
     let several = documents.len() > 1;
     let mut all = Vec::with_capacity(documents.len());
+    let mut other_predicate = None;
     for (line, value, raw) in documents {
         // In a multi-statement file, say which line is wrong.
-        let provenance = envelope::unwrap(value, raw, line).map_err(|e| {
+        let at_line = |e: ProvenanceError| {
             if several {
                 ProvenanceError::Line {
                     line,
@@ -198,10 +217,20 @@ pub fn read(bytes: &[u8], select: Option<&str>) -> Result<Provenance, Provenance
             } else {
                 e
             }
-        })?;
-        all.push(provenance);
+        };
+        for found in envelope::unwrap(&value, raw).map_err(at_line)? {
+            match found {
+                Err(ProvenanceError::UnknownPredicateType(uri)) => {
+                    other_predicate.get_or_insert(ProvenanceError::UnknownPredicateType(uri));
+                }
+                found => all.push(found.map(|p| Provenance { line, ..p }).map_err(at_line)?),
+            }
+        }
     }
-    choose(all, select)
+    match other_predicate {
+        Some(e) if all.is_empty() => Err(e),
+        _ => Ok(all),
+    }
 }
 
 /// Reads provenance from a file; errors name the path.

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::{BuildDefinition, PredicateType, Provenance, ProvenanceError, StatementType, Subject, Wrapper};
 use crate::intoto::fields::{Obj, invalid, normalise_digest, wrong_type};
-use crate::intoto::{Envelope, VerificationMaterial};
+use crate::intoto::{Signed, SignedOver};
 
 /// A statement read and checked, before we know what wrapped it.
 pub(super) struct Statement {
@@ -28,6 +28,7 @@ impl Statement {
         let fields = match predicate_type {
             PredicateType::SlsaProvenanceV1 => read_v1(&predicate)?,
             PredicateType::SlsaProvenanceV0_2 => read_v0_2(&predicate)?,
+            PredicateType::SlsaProvenanceV0_1 => read_v0_1(&predicate)?,
         };
         let predicate_type_uri = predicate_type_uri.to_string();
         let payload_sha256 = hex::encode(Sha256::digest(&payload));
@@ -48,8 +49,10 @@ impl Statement {
                 payload_sha256,
                 wrapper: Wrapper::Statement,
                 envelope: None,
+                signed_over: SignedOver::Pae,
                 verification_material: None,
                 line: 1,
+                location: String::new(),
             },
         })
     }
@@ -57,15 +60,19 @@ impl Statement {
     pub(super) fn into_provenance(
         self,
         wrapper: Wrapper,
-        envelope: Option<Envelope>,
-        verification_material: Option<VerificationMaterial>,
-        line: usize,
+        signed: Option<Signed>,
+        location: String,
     ) -> Provenance {
+        let (envelope, signed_over, verification_material) = match signed {
+            Some(s) => (Some(s.envelope), s.signed_over, s.verification_material),
+            None => (None, SignedOver::Pae, None),
+        };
         Provenance {
             wrapper,
             envelope,
+            signed_over,
             verification_material,
-            line,
+            location,
             ..self.provenance
         }
     }
@@ -213,8 +220,30 @@ fn read_v1(predicate: &Obj<'_>) -> Result<PredicateFields, ProvenanceError> {
 }
 
 fn read_v0_2(predicate: &Obj<'_>) -> Result<PredicateFields, ProvenanceError> {
-    let builder_id = Some(predicate.obj("builder")?.str("id")?.to_string());
     let build_type = predicate.str("buildType")?.to_string();
+    read_v0(predicate, build_type, |materials| BuildDefinition::V0_2 {
+        invocation: predicate.opt("invocation").cloned(),
+        build_config: predicate.opt("buildConfig").cloned(),
+        materials,
+    })
+}
+
+/// SLSA provenance v0.1, as Cloud Build writes it: the build type is `recipe.type`.
+fn read_v0_1(predicate: &Obj<'_>) -> Result<PredicateFields, ProvenanceError> {
+    let build_type = predicate.obj("recipe")?.str("type")?.to_string();
+    read_v0(predicate, build_type, |materials| BuildDefinition::V0_1 {
+        recipe: predicate.opt("recipe").cloned(),
+        materials,
+    })
+}
+
+/// What v0.1 and v0.2 share: `builder.id`, `metadata` and `materials`.
+fn read_v0(
+    predicate: &Obj<'_>,
+    build_type: String,
+    build: impl FnOnce(Option<Value>) -> BuildDefinition,
+) -> Result<PredicateFields, ProvenanceError> {
+    let builder_id = Some(predicate.obj("builder")?.str("id")?.to_string());
     let metadata = predicate.opt_obj("metadata")?;
     let meta = |key: &str| metadata.as_ref().map_or(Ok(None), |m| m.opt_str(key).map(owned));
     // The spec says buildInvocationId; slsa-github-generator writes buildInvocationID.
@@ -232,11 +261,7 @@ fn read_v0_2(predicate: &Obj<'_>) -> Result<PredicateFields, ProvenanceError> {
         invocation_id,
         started_on: timestamp(metadata.as_ref(), "buildStartedOn")?,
         finished_on: timestamp(metadata.as_ref(), "buildFinishedOn")?,
-        build: BuildDefinition::V0_2 {
-            invocation: predicate.opt("invocation").cloned(),
-            build_config: predicate.opt("buildConfig").cloned(),
-            materials,
-        },
+        build: build(materials),
     })
 }
 

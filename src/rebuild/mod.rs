@@ -3,7 +3,6 @@
 //! provenance. Signing is the caller's (`cli`), from the report and statements made here; the
 //! private key never reaches this module, and so never reaches a build.
 
-pub mod git;
 pub mod recorded;
 pub mod statements;
 pub mod subjects;
@@ -14,24 +13,27 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::check::{self, ArtifactReport, CheckError, CheckOptions, CheckReport, Verdict};
+use crate::check::{self, ArtifactReport, CheckError, CheckOptions, CheckReport, Target, Verdict};
+use crate::image::{ImageRef, Progress};
+use crate::plan::CONTROL;
 use crate::provenance::{Provenance, ProvenanceError};
 use crate::recipe::{self, BuildDef};
-use crate::runner::image::Progress;
-pub use git::Checkout;
+use crate::runner::{Backend, RunError};
+pub use crate::source::Checkout;
+use crate::source::CheckoutError;
 pub use recorded::Recorded;
 pub use subjects::{MatchedBy, SubjectMatch};
 
-/// Version of the rebuild report's JSON schema (`docs/schema/rebuild-report.v1.json`).
-pub const REBUILD_SCHEMA_VERSION: u32 = 1;
+/// Version of the rebuild report's JSON schema (`docs/schema/rebuild-report.v2.json`).
+pub const REBUILD_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RebuildError {
-    #[error("{0}")]
+    #[error(transparent)]
     Provenance(#[from] ProvenanceError),
     #[error("no rebuilder for build type `{found}`; rebuilders/ re-runs:\n  {known}")]
     BuildType { found: String, known: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Recipe(#[from] recipe::RecipeError),
     #[error("{message}")]
     Source { message: String, hint: Option<String> },
@@ -43,8 +45,17 @@ pub enum RebuildError {
     },
     #[error("the recorded builder image {uri} is neither in the engine nor in repro's cache")]
     ImageMissing { uri: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Check(#[from] CheckError),
+}
+
+impl From<CheckoutError> for RebuildError {
+    fn from(e: CheckoutError) -> Self {
+        RebuildError::Source {
+            message: e.message,
+            hint: e.hint,
+        }
+    }
 }
 
 impl RebuildError {
@@ -83,8 +94,8 @@ pub struct RebuildOptions {
     /// Output globs left out of the across-runs verdict (never a subject).
     pub exclude: Vec<String>,
     pub allow_unisolated: bool,
-    /// Runs, variations, backend, budgets and logs, as for `repro check`. `dir`, `build`,
-    /// `image` and `source_date_epoch` are set from the provenance.
+    /// Runs, variations, budgets and logs, as for `repro check`. What to build, in which image
+    /// and folder, comes from the provenance and `source` instead of `dir` and `image`.
     pub check: CheckOptions,
 }
 
@@ -161,9 +172,11 @@ fn checkout_for(recorded: &Recorded, source: &std::path::Path) -> Result<Checkou
     Ok(checkout)
 }
 
-/// Re-runs the recorded build and compares the runs with each other and with the subjects.
+/// Re-runs the recorded build through `backend` and compares the runs with each other and
+/// with the subjects.
 pub async fn rebuild(
     opts: RebuildOptions,
+    backend: Arc<dyn Backend>,
     progress: Arc<dyn Progress>,
 ) -> Result<RebuildReport, RebuildError> {
     let recipes = recipe::load(opts.check.recipes.as_deref())?;
@@ -183,29 +196,27 @@ pub async fn rebuild(
         .clone()
         .unwrap_or_else(|| recorded.builder_image.uri.clone());
     let override_given = opts.image_override.is_some();
-    let scratch = tempfile::Builder::new()
-        .prefix("repro-rebuild-")
-        .tempdir()
-        .map_err(|source| CheckError::Io {
-            context: "creating a scratch directory".into(),
-            source,
-        })?;
-    let control_dir = scratch.path().join("control");
-    let mut check_opts = opts.check;
-    check_opts.dir = checkout.root.join(&recorded.path);
-    check_opts.build = Some(recorded.build.clone());
-    check_opts.image = Some(image);
-    check_opts.source_date_epoch = recorded.source_date_epoch.or(check_opts.source_date_epoch);
-    check_opts.control_only = false;
-    check_opts.control_outputs = Some(control_dir.clone());
-    let report = match check::check(check_opts, progress).await {
-        Ok(r) => r,
-        Err(CheckError::ImageMissing { .. }) if !override_given => {
+    let mut target = Target::recorded(
+        &opts.check,
+        &checkout.root.join(&recorded.path),
+        recorded.build.clone(),
+        image,
+        recorded.source_date_epoch,
+    )?;
+    target.recorded_dependencies = recorded.fetch_exactly();
+    let prepared = match check::prepare(&opts.check, target, backend, progress).await {
+        Ok(p) => p,
+        Err(CheckError::Run(RunError::ImageMissing { .. })) if !override_given => {
             return Err(RebuildError::ImageMissing {
                 uri: recorded.builder_image.uri.clone(),
             });
         }
         Err(e) => return Err(e.into()),
+    };
+    let report = prepared.check().await?;
+    let control_dir = match prepared.plan.control() {
+        Some(control) => prepared.outputs_dir(control),
+        None => PathBuf::new(),
     };
     // An override that resolves to the recorded image is no substitution.
     let recorded_id = format!("sha256:{}", recorded.builder_image.sha256);
@@ -230,11 +241,11 @@ pub async fn rebuild(
     let control: BTreeMap<String, String> = report
         .artifacts
         .iter()
-        .filter_map(|a| Some((a.path.clone(), a.sha256.get("A")?.clone()?)))
+        .filter_map(|a| Some((a.path.clone(), a.sha256.get(CONTROL)?.clone()?)))
         .collect();
     let subjects = subjects::match_subjects(&opts.provenance.subjects, &control, &control_dir);
     let matches_subjects = !subjects.is_empty() && subjects.iter().all(|s| s.matches);
-    let exclude = globs(&opts.exclude);
+    let exclude = crate::artifacts::glob_set(&opts.exclude);
     let subject_paths: Vec<&str> = subjects.iter().filter_map(|s| s.artifact.as_deref()).collect();
     let excluded: Vec<ArtifactReport> = report
         .artifacts
@@ -284,16 +295,6 @@ pub async fn rebuild(
     })
 }
 
-fn globs(patterns: &[String]) -> globset::GlobSet {
-    let mut b = globset::GlobSetBuilder::new();
-    for p in patterns {
-        if let Ok(g) = globset::Glob::new(p) {
-            b.add(g);
-        }
-    }
-    b.build().unwrap_or_else(|_| globset::GlobSet::empty())
-}
-
 /// What `repro build` made and records as provenance.
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildRecord {
@@ -312,15 +313,22 @@ pub struct BuildRecord {
     pub finished: i64,
     /// The control run as it ran (paths, user, environment).
     pub run: Option<crate::plan::RunSpec>,
+    /// The package dependencies the build got from the store.
+    pub dependencies: Vec<crate::deps::Dependency>,
+    /// Lockfiles repro generated because the project has none (per ecosystem).
+    pub generated_lockfiles: Vec<(crate::deps::Ecosystem, check::GeneratedLockfile)>,
     /// The check report of the single run (logs, image, notes).
     pub report: CheckReport,
 }
 
-/// One build of a committed project in its pinned builder image, recorded for provenance.
+/// One build of a committed project in its pinned builder image, recorded for provenance:
+/// a check's control run alone, its outputs copied to `out_dir` when given.
 pub async fn build(
-    mut opts: CheckOptions,
+    opts: CheckOptions,
+    out_dir: Option<PathBuf>,
     builder_id: String,
     allow_dirty: bool,
+    backend: Arc<dyn Backend>,
     progress: Arc<dyn Progress>,
 ) -> Result<BuildRecord, RebuildError> {
     let checkout = Checkout::open(&opts.dir)?;
@@ -328,10 +336,17 @@ pub async fn build(
         checkout.require_clean(&checkout.subdir)?;
     }
     let started = now();
-    opts.dir = checkout.dir();
-    opts.control_only = true;
-    opts.isolate_budget = 0;
-    let report = check::check(opts, progress).await?;
+    let target = Target::project_at(&opts, &checkout.dir())?;
+    let prepared = check::prepare(&opts, target, backend, progress).await?;
+    let control: Vec<_> = prepared.plan.control().cloned().into_iter().collect();
+    let finished = prepared.run(&control).await?;
+    let report = prepared.compare(prepared.collect(&finished)?);
+    if let (Some(to), Some(run)) = (&out_dir, finished.first()) {
+        check::copy_tree(&run.outputs_dir(), to).map_err(|source| CheckError::Io {
+            context: format!("copying the outputs to {}", to.display()),
+            source,
+        })?;
+    }
     let finished = now();
     let image_sha256 = report
         .image
@@ -339,16 +354,15 @@ pub async fn build(
         .strip_prefix("sha256:")
         .unwrap_or(&report.image.image_id)
         .to_string();
-    let name = match crate::runner::image::ImageRef::parse(&report.image.reference, true) {
-        Ok(crate::runner::image::ImageRef::Builder(n)) => format!("repro/{n}"),
-        Ok(crate::runner::image::ImageRef::Digest { name: Some(n), .. })
-        | Ok(crate::runner::image::ImageRef::Unpinned(n)) => n,
+    let name = match ImageRef::parse(&report.image.reference, true) {
+        Ok(ImageRef::Builder(n)) => format!("repro/{n}"),
+        Ok(ImageRef::Digest { name: Some(n), .. }) | Ok(ImageRef::Unpinned(n)) => n,
         _ => "image".to_string(),
     };
     let subjects = report
         .artifacts
         .iter()
-        .filter_map(|a| Some((a.path.clone(), a.sha256.get("A")?.clone()?)))
+        .filter_map(|a| Some((a.path.clone(), a.sha256.get(CONTROL)?.clone()?)))
         .collect();
     let mut build = report.build.clone();
     build.image = format!("{name}@sha256:{image_sha256}");
@@ -365,6 +379,13 @@ pub async fn build(
         started,
         finished,
         run: report.runs.first().map(|r| r.spec.clone()),
+        dependencies: report.dependencies.clone(),
+        generated_lockfiles: report
+            .dependency_phase
+            .iter()
+            .flat_map(|p| &p.ecosystems)
+            .filter_map(|e| Some((e.ecosystem, e.generated_lockfile.clone()?)))
+            .collect(),
         build,
         report,
     })

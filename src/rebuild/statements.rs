@@ -73,15 +73,32 @@ pub fn provenance(b: &BuildRecord) -> Statement<SlsaProvenance> {
                     builder_image: image(),
                     build: b.build.clone(),
                     source_date_epoch: b.source_date_epoch,
+                    generated_lockfiles: b
+                        .generated_lockfiles
+                        .iter()
+                        .map(|(ecosystem, lock)| slsa::GeneratedLockfile {
+                            ecosystem: *ecosystem,
+                            path: lock.path.clone(),
+                            sha256: lock.sha256.clone(),
+                            content: lock.content.clone(),
+                        })
+                        .collect(),
                 },
                 internal_parameters: InternalParameters {
                     backend: "docker",
                     run: b.run.clone(),
                 },
-                resolved_dependencies: vec![
+                resolved_dependencies: [
                     ResourceDescriptor::at(&b.source_uri, digest("gitCommit", &b.commit)),
                     image(),
-                ],
+                ]
+                .into_iter()
+                .chain(b.dependencies.iter().map(|d| ResourceDescriptor {
+                    name: Some(d.name.clone()),
+                    uri: Some(d.uri.clone()),
+                    digest: digest("sha256", &d.digest.sha256),
+                }))
+                .collect(),
             },
             run_details: RunDetails {
                 builder: Builder::repro(&b.builder_id),
@@ -93,6 +110,13 @@ pub fn provenance(b: &BuildRecord) -> Statement<SlsaProvenance> {
             },
         },
     )
+}
+
+/// How the provenance's signature was verified, if it was: `--provenance-key` is the only way
+/// today, so a keyid means a key.
+pub fn provenance_signature(r: &RebuildReport) -> Option<crate::attest::SignatureRecord> {
+    let keyid = r.provenance.signature_keyid.clone()?;
+    Some(crate::attest::SignatureRecord::Key { keyid })
 }
 
 /// The published subjects a rebuild is about, with the digests the provenance records.
@@ -165,6 +189,7 @@ pub fn rebuild_attestation(
                 build_type: r.provenance.build_type.clone(),
                 builder_id: r.provenance.builder_id.clone(),
                 signature_verified: r.provenance.signature_keyid.is_some(),
+                signature: provenance_signature(r),
             },
             source: SourceRef {
                 uri: r.recorded.source.uri.clone(),
@@ -220,7 +245,7 @@ pub fn vsa(
             )],
             verification_result: r.result(),
             verified_levels: vec![if r.passed() { VERIFIED_LEVEL } else { "FAILED" }],
-            slsa_version: "1.0",
+            slsa_version: "1.2",
         },
     )
 }
@@ -290,6 +315,8 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
+    use crate::check::GeneratedLockfile;
+    use crate::deps::{Dependency, Ecosystem};
     use crate::provenance::{BuilderImage, GitSource};
     use crate::rebuild::ProvenanceInfo;
     use crate::rebuild::recorded::Recorded;
@@ -330,6 +357,8 @@ mod tests {
                 build: build_def(),
                 source_date_epoch: None,
                 config_path: Some(".github/config.yml".into()),
+                dependencies: Vec::new(),
+                generated_lockfile: None,
             },
             checkout: PathBuf::from("/src"),
             image_substituted: passed,
@@ -383,8 +412,40 @@ mod tests {
             started: 1_700_000_001,
             finished: 1_700_000_002,
             run: report.runs.first().map(|r| r.spec.clone()),
+            dependencies: vec![
+                Dependency::new(Ecosystem::Cargo, "itoa", "1.0.11", &"8".repeat(64)),
+                Dependency::new(Ecosystem::Python, "Flit_Core", "3.9.0+local", &"9".repeat(64)),
+            ],
+            generated_lockfiles: vec![(
+                Ecosystem::Cargo,
+                GeneratedLockfile {
+                    path: "Cargo.lock".into(),
+                    sha256: crate::deps::sha256_hex(b"version = 4\n"),
+                    content: "version = 4\n".into(),
+                },
+            )],
             report,
         }
+    }
+
+    #[test]
+    fn a_rebuild_reads_back_the_dependencies_and_lockfile_a_build_recorded() {
+        let record = build_record();
+        let mut statement = provenance(&record).to_json().unwrap();
+        let provenance = crate::provenance::read(&statement, None).unwrap();
+        let (deps, lock) = crate::rebuild::recorded::dependencies(&provenance).unwrap();
+        assert_eq!(deps, record.dependencies);
+        assert_eq!(lock.as_deref(), Some("version = 4\n"));
+        // A purl that does not name the recorded package is refused, naming the field.
+        let text = String::from_utf8(statement.clone())
+            .unwrap()
+            .replace("pkg:cargo/itoa@1.0.11", "pkg:cargo/itoz@1.0.11");
+        statement = text.into_bytes();
+        let provenance = crate::provenance::read(&statement, None).unwrap();
+        let e = crate::rebuild::recorded::dependencies(&provenance)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("resolvedDependencies[2].uri"), "{e}");
     }
 
     /// What repro signs, byte for byte.
@@ -434,6 +495,42 @@ mod tests {
             let golden: Value = serde_json::from_str(&golden).unwrap();
             assert_eq!(String::from_utf8(bytes).unwrap(), golden.to_string(), "{name}");
         }
+    }
+
+    /// What repro emits: a v0.3 bundle with a key hint and exactly one signature without keyid,
+    /// a plain DSSE envelope of the VSA with keyid, and a VSA that claims no SLSA level a single
+    /// rebuild cannot back.
+    #[test]
+    fn emitted_bundles_and_vsas_have_the_documented_shape() {
+        let key = PrivateKey::generate(crate::attest::Algorithm::EcdsaP256).unwrap();
+        let public = key.public_key();
+        let signing = RebuildSigning {
+            key: &key,
+            rebuilder_id: DEFAULT_REBUILDER_ID,
+            attestation: false,
+            bundle: true,
+            vsa_provenance_uri: Some("p.json".into()),
+            attest_failure: false,
+        };
+        let signed = sign_rebuild(&rebuild_report(true), &signing).unwrap().unwrap();
+        let bundle: Value = serde_json::from_str(signed.bundle.as_deref().unwrap()).unwrap();
+        assert_eq!(bundle["mediaType"], crate::attest::BUNDLE_MEDIA_TYPE);
+        assert_eq!(
+            bundle["verificationMaterial"]["publicKey"]["hint"],
+            public.hint().unwrap()
+        );
+        let signatures = bundle["dsseEnvelope"]["signatures"].as_array().unwrap();
+        assert_eq!(signatures.len(), 1);
+        assert!(signatures[0].get("keyid").is_none(), "{bundle}");
+        let vsa: Value = serde_json::from_str(signed.vsa.as_deref().unwrap()).unwrap();
+        assert!(vsa.get("mediaType").is_none());
+        assert_eq!(vsa["signatures"][0]["keyid"], public.keyid().unwrap());
+        let verified =
+            attest::verify_attestation(signed.vsa.as_deref().unwrap().as_bytes(), &public).unwrap();
+        let predicate = &verified.statement["predicate"];
+        assert_eq!(predicate["slsaVersion"], "1.2");
+        let levels = predicate["verifiedLevels"].as_array().unwrap();
+        assert!(levels.iter().all(|l| l != "SLSA_BUILD_REPRODUCED"), "{levels:?}");
     }
 
     #[test]

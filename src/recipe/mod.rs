@@ -44,6 +44,26 @@ pub struct BuildDef {
     /// `git describe`, setuptools-scm, …); the project must be the repository's root.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub with_git: bool,
+    /// What makes the build work offline, added to every run unless the network is allowed:
+    /// `cargo --offline --locked`, `GOPROXY=off`, `PIP_NO_INDEX=1`.
+    #[serde(default, skip_serializing_if = "Offline::is_empty")]
+    pub offline: Offline,
+}
+
+/// Arguments appended to the command and environment added when the build has no network.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Offline {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+}
+
+impl Offline {
+    pub fn is_empty(&self) -> bool {
+        self.args.is_empty() && self.env.is_empty()
+    }
 }
 
 const DEFAULT_TIMEOUT: &str = "30m";
@@ -82,6 +102,9 @@ pub struct Recipe {
     pub timeout: Option<String>,
     #[serde(default)]
     pub memory: Option<String>,
+    /// Added to every run unless the network is allowed (`[offline] args`, `[offline] env`).
+    #[serde(default)]
+    pub offline: Offline,
 }
 
 fn yes() -> bool {
@@ -194,6 +217,7 @@ impl Recipe {
             control_path: None,
             control_root: false,
             with_git: false,
+            offline: self.offline.clone(),
         })
     }
 }
@@ -281,6 +305,7 @@ pub fn parse_project(file: &str, text: &str) -> Result<BuildDef, RecipeError> {
         control_path: None,
         control_root: false,
         with_git: b.git,
+        offline: Offline::default(),
     })
 }
 

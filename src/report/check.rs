@@ -7,14 +7,15 @@ use serde::Serialize;
 
 use super::text::{BOLD, BRIEF_FOOTER, CYAN, DIM, GREEN, RED, TextOptions, YELLOW, paint, render_node};
 use crate::check::{CheckReport, Verdict};
+use crate::escape::{markdown_code as code, markdown_text as md, shown};
 
 /// Findings a brief (terminal) report lists.
 const BRIEF_FINDINGS: usize = 10;
 /// Differing artifacts a brief report shows the trees of.
 const BRIEF_ARTIFACTS: usize = 5;
 
-/// Version of the check report schema (`docs/schema/check-report.v1.json`).
-pub const CHECK_SCHEMA_VERSION: u32 = 1;
+/// Version of the check report schema (`docs/schema/check-report.v2.json`; v1 is kept for reports of older versions).
+pub const CHECK_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct Json<'a> {
@@ -35,6 +36,38 @@ pub fn json(r: &CheckReport) -> String {
     let mut s = serde_json::to_string_pretty(&j).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     s.push('\n');
     s
+}
+
+/// One line on the dependency step: how many dependencies, how many came from the store, and
+/// the store entries (by digest) the builds got.
+pub fn dependency_line(r: &CheckReport) -> Option<String> {
+    use crate::check::DepsSource;
+    let phase = r.dependency_phase.as_ref()?;
+    let per: Vec<String> = phase
+        .ecosystems
+        .iter()
+        .map(|e| match (&e.store_digest, e.source) {
+            (Some(d), _) => format!(
+                "{} store entry {}",
+                e.ecosystem,
+                d.chars().take(12).collect::<String>()
+            ),
+            (None, DepsSource::Vendored) => format!("{} vendored", e.ecosystem),
+            (None, DepsSource::Network) => {
+                format!("{} fetched by the build (--network, unrecorded)", e.ecosystem)
+            }
+            (None, DepsSource::Unsupported) => format!("{} NOT fetched (not supported yet)", e.ecosystem),
+            (None, _) => format!("{} none declared", e.ecosystem),
+        })
+        .collect();
+    Some(format!(
+        "dependencies: {} ({} from the store, {} fetched, {:.1}s) · {}",
+        r.dependencies.len(),
+        phase.from_store(),
+        phase.fetched(),
+        phase.elapsed_ms as f64 / 1000.0,
+        per.join(" · ")
+    ))
 }
 
 fn short(digest: &Option<String>) -> String {
@@ -74,6 +107,9 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
             "ON (not hermetic)"
         }
     );
+    if let Some(line) = dependency_line(r) {
+        let _ = writeln!(out, "  {line}");
+    }
     let varied: Vec<&str> = r.variations.iter().map(|v| v.name()).collect();
     let _ = writeln!(
         out,
@@ -92,7 +128,7 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
         } else {
             paint(RED, &format!("exit {}", run.exit_code))
         };
-        let role = if run.spec.label == "A" {
+        let role = if run.spec.is_control() {
             "control"
         } else {
             "varied"
@@ -108,10 +144,16 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
         );
     }
     for note in &r.notes {
-        let _ = writeln!(out, "  {} {note}", paint(YELLOW, "note:"));
+        let _ = writeln!(out, "  {} {}", paint(YELLOW, "note:"), shown(note));
     }
     for f in &r.build_findings {
-        let _ = writeln!(out, "{} [{}] {}", paint(RED, "finding:"), f.code, f.message);
+        let _ = writeln!(
+            out,
+            "{} [{}] {}",
+            paint(RED, "finding:"),
+            f.code,
+            shown(&f.message)
+        );
     }
     if let Some(iso) = &r.isolation {
         let culprits: Vec<&str> = r.culprits.iter().map(|v| v.name()).collect();
@@ -151,7 +193,7 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
                 .iter()
                 .map(|s| format!("[{}]", s.iter().map(|v| v.name()).collect::<Vec<_>>().join(" + ")))
                 .collect();
-            let _ = writeln!(out, "  {}: {}", a.path, sets.join(" or "));
+            let _ = writeln!(out, "  {}: {}", shown(&a.path), sets.join(" or "));
         }
         if more > 0 {
             let _ = writeln!(
@@ -170,10 +212,10 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
                 out,
                 "  {} ({symptom}) in {}",
                 paint(RED, &format!("[{code}]")),
-                f.path
+                shown(&f.path)
             );
-            let _ = writeln!(out, "      evidence: {}", f.evidence);
-            let _ = writeln!(out, "      {} {}", paint(CYAN, "hint:"), f.hint);
+            let _ = writeln!(out, "      evidence: {}", shown(&f.evidence));
+            let _ = writeln!(out, "      {} {}", paint(CYAN, "hint:"), shown(&f.hint));
         }
         if r.findings.len() > limit {
             let _ = writeln!(
@@ -214,7 +256,12 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
         if a.reproducible && !opts.verbose && r.artifacts.len() > 20 {
             continue;
         }
-        let _ = writeln!(out, "  {mark} {}  {}", a.path, paint(DIM, &digests.join("  ")));
+        let _ = writeln!(
+            out,
+            "  {mark} {}  {}",
+            shown(&a.path),
+            paint(DIM, &digests.join("  "))
+        );
         for d in &a.differences {
             match &d.tree {
                 Some(tree) => {
@@ -278,6 +325,9 @@ pub fn markdown(r: &CheckReport) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if let Some(line) = dependency_line(r) {
+        let _ = writeln!(out, "{line}\n");
+    }
     if r.isolation.is_some() {
         let culprits: Vec<&str> = r.culprits.iter().map(|v| v.name()).collect();
         let random = r.artifacts.iter().any(|a| a.random);
@@ -302,25 +352,19 @@ pub fn markdown(r: &CheckReport) -> String {
             "| code | symptom | where | evidence | hint |\n|---|---|---|---|---|"
         );
         for f in &r.findings {
-            let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
             let _ = writeln!(
                 out,
-                "| `{}` | {} | `{}` | {} | {} |",
+                "| `{}` | {} | {} | {} | {} |",
                 f.code,
                 f.symptom,
-                cell(&f.path),
-                cell(&f.evidence),
-                cell(&f.hint)
+                code(&f.path, true),
+                md(&f.evidence),
+                // Our own words, with their code spans (no input in them).
+                f.hint.replace('|', "\\|")
             );
         }
         for f in &r.build_findings {
-            let _ = writeln!(
-                out,
-                "| `{}` | | run {} | {} | |",
-                f.code,
-                f.run,
-                f.message.replace('|', "\\|")
-            );
+            let _ = writeln!(out, "| `{}` | | run {} | {} | |", f.code, f.run, md(&f.message));
         }
         out.push('\n');
     }
@@ -336,14 +380,14 @@ pub fn markdown(r: &CheckReport) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} |",
-            a.path,
+            "| {} | {} | {} |",
+            code(&a.path, true),
             if a.reproducible { "✅" } else { "❌" },
             digests.join(" · ")
         );
     }
     for note in &r.notes {
-        let _ = writeln!(out, "\n> note: {note}");
+        let _ = writeln!(out, "\n> note: {}", md(note));
     }
     out
 }
@@ -355,6 +399,50 @@ mod tests {
 
     fn plain(s: &str) -> String {
         anstream::adapter::strip_str(s).to_string()
+    }
+
+    #[test]
+    fn the_dependency_line_counts_says_what_came_from_the_store_and_names_the_entry() {
+        use crate::check::{DependencyPhase, DepsSource, EcosystemDeps};
+        use crate::deps::{Dependency, Ecosystem};
+        let mut r = check_report();
+        assert_eq!(dependency_line(&r), None);
+        r.dependencies = vec![
+            Dependency::new(Ecosystem::Cargo, "itoa", "1.0.11", &"a".repeat(64)),
+            Dependency::new(Ecosystem::Cargo, "ryu", "1.0.18", &"b".repeat(64)),
+        ];
+        r.dependency_phase = Some(DependencyPhase {
+            store: "/cache/deps".into(),
+            ecosystems: vec![
+                EcosystemDeps {
+                    ecosystem: Ecosystem::Cargo,
+                    source: DepsSource::Store,
+                    detail: "Cargo.lock".into(),
+                    store_digest: Some("0123456789abcdef".repeat(4)),
+                    count: 2,
+                    generated_lockfile: None,
+                },
+                EcosystemDeps {
+                    ecosystem: Ecosystem::Go,
+                    source: DepsSource::Vendored,
+                    detail: "vendor/modules.txt".into(),
+                    store_digest: None,
+                    count: 0,
+                    generated_lockfile: None,
+                },
+            ],
+            elapsed_ms: 40,
+        });
+        let line = dependency_line(&r).unwrap();
+        assert_eq!(
+            line,
+            "dependencies: 2 (2 from the store, 0 fetched, 0.0s) · cargo store entry 0123456789ab · go vendored"
+        );
+        assert!(plain(&text(&r, TextOptions::new(false, false))).contains(&line));
+        let json: serde_json::Value = serde_json::from_str(&json(&r)).unwrap();
+        assert_eq!(json["schema_version"], 2);
+        assert_eq!(json["dependencies"][0]["uri"], "pkg:cargo/itoa@1.0.11");
+        assert_eq!(json["dependencies"][1]["digest"]["sha256"], "b".repeat(64));
     }
 
     #[test]

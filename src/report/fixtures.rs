@@ -9,9 +9,9 @@ use crate::check::{
 };
 use crate::compare::{Change, Comparison, Format, InputInfo, Node, Sides, Status, binary, text};
 use crate::diagnose::{Code, Finding, Symptom};
-use crate::plan::source::EpochOrigin;
 use crate::plan::{Plan, Variation};
 use crate::recipe::BuildDef;
+use crate::source::EpochOrigin;
 
 pub(crate) const EVIL: &str = "<script>alert('x')</script>";
 
@@ -98,6 +98,7 @@ pub(crate) fn build_def() -> BuildDef {
         control_path: None,
         control_root: false,
         with_git: false,
+        offline: Default::default(),
     }
 }
 
@@ -119,7 +120,7 @@ pub(crate) fn check_report() -> CheckReport {
         .collect();
     let sha = |s: &str| {
         BTreeMap::from([
-            ("A".to_string(), Some(s.repeat(64))),
+            (crate::plan::CONTROL.to_string(), Some(s.repeat(64))),
             ("B".to_string(), Some("f".repeat(64))),
         ])
     };
@@ -187,6 +188,8 @@ pub(crate) fn check_report() -> CheckReport {
             exhausted: false,
         }),
         notes: vec!["a <note>".into()],
+        dependency_phase: None,
+        dependencies: Vec::new(),
         elapsed_ms: 4200,
     }
 }

@@ -5,9 +5,12 @@ pub mod check;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod html;
+pub mod inspect;
 pub mod json;
 pub mod markdown;
 pub mod rebuild;
+#[cfg(test)]
+mod snapshot_tests;
 pub mod text;
 
 use serde::Serialize;

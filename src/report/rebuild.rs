@@ -19,7 +19,7 @@ struct Json<'a> {
     rebuild: &'a RebuildReport,
 }
 
-/// The JSON report (`docs/schema/rebuild-report.v1.json`).
+/// The JSON report (`docs/schema/rebuild-report.v2.json`).
 pub fn json(r: &RebuildReport, signed: &[(String, String)]) -> String {
     debug_assert_eq!(r.schema_version, REBUILD_SCHEMA_VERSION);
     let j = Json {
@@ -32,6 +32,8 @@ pub fn json(r: &RebuildReport, signed: &[(String, String)]) -> String {
     // The runs are reported exactly as `repro check --json` reports them (same schema).
     let value = serde_json::to_value(&j).and_then(|mut v| {
         v["check"] = serde_json::from_str(&super::check::json(&r.check))?;
+        v["provenance"]["signature"] =
+            serde_json::to_value(crate::rebuild::statements::provenance_signature(r))?;
         Ok(v)
     });
     let mut s = value

@@ -4,24 +4,27 @@
 //! mark them as ours, and are removed on every path (success, failure, timeout, engine error,
 //! SIGINT/SIGTERM); leftovers of dead repro processes are removed at start.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount as EngineMount, MountType};
 use bollard::query_parameters::{
     CreateContainerOptions, DownloadFromContainerOptions, KillContainerOptions, ListContainersOptions,
     LogsOptions, RemoveContainerOptions, UploadToContainerOptions, WaitContainerOptions,
 };
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 use tokio::io::AsyncWriteExt;
 
-use super::RunResult;
 use super::workspace::{self, BUILD_MOUNT, OUT_DIR, REPRO_DIR};
-use crate::plan::RunSpec;
+use super::{Backend, ImageInfo, RunError, RunRequest, RunResult};
+use crate::engine::Engine;
+use crate::image::{ImageRef, Progress};
+use crate::plan::{Plan, Variation};
 
 /// Label on every container repro creates.
 pub const LABEL_MANAGED: &str = "dev.repro.managed";
@@ -29,85 +32,112 @@ pub const LABEL_MANAGED: &str = "dev.repro.managed";
 pub const LABEL_PID: &str = "dev.repro.pid";
 /// Label naming the check a container belongs to.
 pub const LABEL_CHECK: &str = "dev.repro.check";
-/// Lines of a failed build's log shown in the error.
-pub const LOG_TAIL_LINES: usize = 40;
-
-#[derive(Debug, thiserror::Error)]
-pub enum DockerError {
-    #[error("cannot reach the Docker engine at {endpoint}: {source}")]
-    Unreachable {
-        endpoint: String,
-        #[source]
-        source: bollard::errors::Error,
-    },
-    #[error("the Docker engine refused to {action}: {source}")]
-    Engine {
-        action: String,
-        #[source]
-        source: bollard::errors::Error,
-    },
-    #[error("{0}")]
-    Workspace(#[from] crate::plan::source::SourceError),
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl DockerError {
-    fn engine(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> DockerError {
-        let action = action.into();
-        move |source| DockerError::Engine { action, source }
-    }
-
-    fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DockerError {
-        let context = context.into();
-        move |source| DockerError::Io { context, source }
-    }
-}
-
-/// Where the engine is expected, for messages: `DOCKER_HOST` or the default socket.
-pub fn endpoint() -> String {
-    super::image::docker_host()
-}
 
 /// Connects to the engine named by `DOCKER_HOST` (any form) or the local socket, settles on
 /// an API version both sides speak, and checks that it answers.
-pub async fn connect() -> Result<Docker, DockerError> {
-    let docker = super::image::connect().await.map_err(|e| match e {
-        super::image::ImageError::EngineUnreachable { source, .. } => DockerError::Unreachable {
-            endpoint: endpoint(),
-            source,
-        },
-        other => DockerError::Io {
-            context: format!("connecting to the Docker engine at {}", endpoint()),
-            source: std::io::Error::other(other.to_string()),
-        },
-    })?;
-    docker.ping().await.map_err(|source| DockerError::Unreachable {
-        endpoint: endpoint(),
-        source,
-    })?;
-    Ok(docker)
+pub async fn connect() -> Result<Docker, RunError> {
+    Ok(connect_engine().await?.docker().clone())
 }
 
-/// Containers alive in this process, force-removed on SIGINT/SIGTERM.
-fn live() -> &'static Mutex<HashSet<String>> {
-    static LIVE: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
-    LIVE.get_or_init(|| Mutex::new(HashSet::new()))
+async fn connect_engine() -> Result<Engine, RunError> {
+    let engine = Engine::connect().await?;
+    engine.ping().await?;
+    Ok(engine)
 }
 
-fn lock_live() -> std::sync::MutexGuard<'static, HashSet<String>> {
-    live().lock().unwrap_or_else(|e| e.into_inner())
+/// Containers of one engine. The connection is made on first use; the containers alive in
+/// this process are remembered, to be removed on Ctrl-C.
+pub struct DockerBackend {
+    engine: Arc<tokio::sync::OnceCell<Engine>>,
+    live: Arc<Mutex<HashSet<String>>>,
 }
 
-/// Force-removes every container this process still has (on a signal, or at the end).
-pub async fn remove_live(docker: &Docker) {
-    let ids: Vec<String> = lock_live().drain().collect();
-    let removals = ids.iter().map(|id| remove(docker, id));
-    futures_util::future::join_all(removals).await;
+impl Default for DockerBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DockerBackend {
+    /// The engine `DOCKER_HOST` names (or the local socket), connected on first use.
+    pub fn new() -> DockerBackend {
+        DockerBackend {
+            engine: Arc::new(tokio::sync::OnceCell::new()),
+            live: Arc::default(),
+        }
+    }
+
+    /// A backend on an engine already connected.
+    pub fn with_engine(engine: Engine) -> DockerBackend {
+        DockerBackend {
+            engine: Arc::new(tokio::sync::OnceCell::new_with(Some(engine))),
+            live: Arc::default(),
+        }
+    }
+
+    /// The engine, connected (and answering) on first use.
+    pub async fn engine(&self) -> Result<&Engine, RunError> {
+        self.engine.get_or_try_init(connect_engine).await
+    }
+}
+
+impl Backend for DockerBackend {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    fn isolated(&self) -> bool {
+        true
+    }
+
+    fn fit_variations(&self, _: &mut BTreeSet<Variation>) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn fit_plan(&self, plan: Plan, _: &Path) -> Plan {
+        plan
+    }
+
+    fn preflight<'a>(
+        &'a self,
+        reference: &'a str,
+        allow_unpinned: bool,
+        progress: Arc<dyn Progress>,
+    ) -> BoxFuture<'a, Result<ImageInfo, RunError>> {
+        Box::pin(async move {
+            let image_ref = ImageRef::parse(reference, allow_unpinned)?;
+            let engine = self.engine().await?;
+            self.remove_leftovers().await?;
+            super::resolve::resolve(engine.docker(), &image_ref, progress).await
+        })
+    }
+
+    fn remove_leftovers(&self) -> BoxFuture<'_, Result<usize, RunError>> {
+        Box::pin(async move { remove_leftovers(self.engine().await?.docker()).await })
+    }
+
+    fn run(&self, req: RunRequest) -> BoxFuture<'static, Result<RunResult, RunError>> {
+        let (engine, live) = (self.engine.clone(), self.live.clone());
+        Box::pin(async move {
+            let engine = engine.get_or_try_init(connect_engine).await?;
+            run(engine.docker(), &live, req).await
+        })
+    }
+
+    fn cancel_live(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let Some(engine) = self.engine.get() else {
+                return;
+            };
+            let ids: Vec<String> = lock(&self.live).drain().collect();
+            let removals = ids.iter().map(|id| remove(engine.docker(), id));
+            futures_util::future::join_all(removals).await;
+        })
+    }
+}
+
+fn lock(live: &Mutex<HashSet<String>>) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    live.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 async fn remove(docker: &Docker, id: &str) {
@@ -128,7 +158,7 @@ async fn remove(docker: &Docker, id: &str) {
 }
 
 /// Removes containers left by repro processes that no longer exist.
-pub async fn remove_leftovers(docker: &Docker) -> Result<usize, DockerError> {
+async fn remove_leftovers(docker: &Docker) -> Result<usize, RunError> {
     let filters = HashMap::from([("label".to_string(), vec![LABEL_MANAGED.to_string()])]);
     let list = docker
         .list_containers(Some(ListContainersOptions {
@@ -137,7 +167,7 @@ pub async fn remove_leftovers(docker: &Docker) -> Result<usize, DockerError> {
             ..Default::default()
         }))
         .await
-        .map_err(DockerError::engine("list containers"))?;
+        .map_err(RunError::engine("list containers"))?;
     let mut removed = 0;
     for c in list {
         let pid = c
@@ -154,24 +184,8 @@ pub async fn remove_leftovers(docker: &Docker) -> Result<usize, DockerError> {
     Ok(removed)
 }
 
-/// Everything one run needs besides its spec.
-pub struct RunRequest<'a> {
-    pub spec: &'a RunSpec,
-    /// Image ID (`sha256:…`) or a pinned reference.
-    pub image: &'a str,
-    /// The source snapshot, entries in this run's order.
-    pub source_tar: &'a Path,
-    pub output_globs: &'a [String],
-    /// Identifies the check in container names and labels.
-    pub check_id: &'a str,
-    /// A directory of this run's own (upload archive, log, outputs archive).
-    pub work: &'a Path,
-    /// Live log lines (run label, line), when the user asked to see them.
-    pub log_lines: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
-}
-
 /// Runs one build in a fresh container; the container is removed whatever happens.
-pub async fn run(docker: &Docker, req: RunRequest<'_>) -> Result<RunResult, DockerError> {
+async fn run(docker: &Docker, live: &Mutex<HashSet<String>>, req: RunRequest) -> Result<RunResult, RunError> {
     let name = format!("repro-{}-{}", req.check_id, req.spec.label.to_ascii_lowercase());
     let created = docker
         .create_container(
@@ -182,17 +196,17 @@ pub async fn run(docker: &Docker, req: RunRequest<'_>) -> Result<RunResult, Dock
             container_config(&req),
         )
         .await
-        .map_err(DockerError::engine(format!("create container {name}")))?;
+        .map_err(RunError::engine(format!("create container {name}")))?;
     let id = created.id;
-    lock_live().insert(id.clone());
+    lock(live).insert(id.clone());
     let result = run_in(docker, &id, &req).await;
     remove(docker, &id).await;
-    lock_live().remove(&id);
+    lock(live).remove(&id);
     result
 }
 
-fn container_config(req: &RunRequest<'_>) -> ContainerCreateBody {
-    let spec = req.spec;
+fn container_config(req: &RunRequest) -> ContainerCreateBody {
+    let spec = &req.spec;
     let mut cmd = vec!["/bin/sh".to_string(), format!("{REPRO_DIR}/entry.sh")];
     cmd.extend(spec.command.iter().cloned());
     let labels = HashMap::from([
@@ -214,6 +228,18 @@ fn container_config(req: &RunRequest<'_>) -> ContainerCreateBody {
             format!("rw,exec,nosuid,nodev,mode=1777,size={}", spec.memory_bytes),
         )])),
         init: Some(true),
+        mounts: (!req.mounts.is_empty()).then(|| {
+            req.mounts
+                .iter()
+                .map(|m| EngineMount {
+                    target: Some(m.target.clone()),
+                    source: Some(m.host.display().to_string()),
+                    typ: Some(MountType::BIND),
+                    read_only: Some(m.read_only),
+                    ..Default::default()
+                })
+                .collect()
+        }),
         ..Default::default()
     };
     ContainerCreateBody {
@@ -232,7 +258,7 @@ fn container_config(req: &RunRequest<'_>) -> ContainerCreateBody {
     }
 }
 
-async fn read_file_from(docker: &Docker, id: &str, path: &str) -> Result<String, DockerError> {
+async fn read_file_from(docker: &Docker, id: &str, path: &str) -> Result<String, RunError> {
     let mut stream = docker.download_from_container(
         id,
         Some(DownloadFromContainerOptions {
@@ -241,26 +267,26 @@ async fn read_file_from(docker: &Docker, id: &str, path: &str) -> Result<String,
     );
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
-        bytes.extend_from_slice(&chunk.map_err(DockerError::engine(format!("read {path} from the image")))?);
+        bytes.extend_from_slice(&chunk.map_err(RunError::engine(format!("read {path} from the image")))?);
     }
     let mut archive = tar::Archive::new(&bytes[..]);
     let mut text = String::new();
     let entries = archive
         .entries()
-        .map_err(DockerError::io(format!("reading {path} from the image")))?;
+        .map_err(RunError::io(format!("reading {path} from the image")))?;
     if let Some(entry) = entries.into_iter().next() {
-        let mut entry = entry.map_err(DockerError::io(format!("reading {path} from the image")))?;
+        let mut entry = entry.map_err(RunError::io(format!("reading {path} from the image")))?;
         entry
             .read_to_string(&mut text)
-            .map_err(DockerError::io(format!("reading {path}")))?;
+            .map_err(RunError::io(format!("reading {path}")))?;
     }
     Ok(text)
 }
 
-async fn upload(docker: &Docker, id: &str, archive: &Path) -> Result<(), DockerError> {
+async fn upload(docker: &Docker, id: &str, archive: &Path) -> Result<(), RunError> {
     let file = tokio::fs::File::open(archive)
         .await
-        .map_err(DockerError::io(format!("opening {}", archive.display())))?;
+        .map_err(RunError::io(format!("opening {}", archive.display())))?;
     let stream = tokio_util_stream(file);
     docker
         .upload_to_container(
@@ -272,7 +298,7 @@ async fn upload(docker: &Docker, id: &str, archive: &Path) -> Result<(), DockerE
             bollard::body_try_stream(stream),
         )
         .await
-        .map_err(DockerError::engine("accept the build's files"))
+        .map_err(RunError::engine("accept the build's files"))
 }
 
 /// A file as a stream of byte chunks (what the upload endpoint takes).
@@ -293,25 +319,25 @@ fn tokio_util_stream(
     })
 }
 
-async fn run_in(docker: &Docker, id: &str, req: &RunRequest<'_>) -> Result<RunResult, DockerError> {
+async fn run_in(docker: &Docker, id: &str, req: &RunRequest) -> Result<RunResult, RunError> {
     let started = Instant::now();
-    let spec = req.spec;
+    let spec = &req.spec;
     let passwd = read_file_from(docker, id, "/etc/passwd").await?;
     let group = read_file_from(docker, id, "/etc/group").await?;
     let (passwd, group) = workspace::user_files(spec, &passwd, &group);
     let upload_path = req.work.join("upload.tar");
     {
         let f = std::fs::File::create(&upload_path)
-            .map_err(DockerError::io(format!("creating {}", upload_path.display())))?;
+            .map_err(RunError::io(format!("creating {}", upload_path.display())))?;
         let w = std::io::BufWriter::new(f);
-        workspace::write_upload_tar(spec, (&passwd, &group), req.output_globs, req.source_tar, w)?;
+        workspace::write_upload_tar(spec, (&passwd, &group), &req.output_globs, &req.source_tar, w)?;
     }
     upload(docker, id, &upload_path).await?;
     let _ = std::fs::remove_file(&upload_path);
     let inspect = docker
         .inspect_container(id, None)
         .await
-        .map_err(DockerError::engine("inspect the build container"))?;
+        .map_err(RunError::engine("inspect the build container"))?;
     let container_env = inspect
         .config
         .as_ref()
@@ -334,7 +360,7 @@ async fn run_in(docker: &Docker, id: &str, req: &RunRequest<'_>) -> Result<RunRe
     docker
         .start_container(id, None)
         .await
-        .map_err(DockerError::engine("start the build container"))?;
+        .map_err(RunError::engine("start the build container"))?;
     let build_started = Instant::now();
     let log_path = req.work.join("build.log");
     let logs = stream_logs(
@@ -354,7 +380,7 @@ async fn run_in(docker: &Docker, id: &str, req: &RunRequest<'_>) -> Result<RunRe
             Some(Ok(r)) => Ok(r.status_code),
             // bollard reports a non-zero exit as an error carrying the code.
             Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
-            Some(Err(e)) => Err(DockerError::engine("wait for the build")(e)),
+            Some(Err(e)) => Err(RunError::engine("wait for the build")(e)),
             None => Ok(-1),
         }
     };
@@ -377,9 +403,7 @@ async fn run_in(docker: &Docker, id: &str, req: &RunRequest<'_>) -> Result<RunRe
     let log_tail = match logs.await {
         Ok(tail) => tail?,
         Err(e) => {
-            return Err(DockerError::io("following the build log")(std::io::Error::other(
-                e,
-            )));
+            return Err(RunError::io("following the build log")(std::io::Error::other(e)));
         }
     };
     let outputs_archive = if exit_code == 0 && !timed_out {
@@ -404,7 +428,7 @@ async fn run_in(docker: &Docker, id: &str, req: &RunRequest<'_>) -> Result<RunRe
     })
 }
 
-async fn download(docker: &Docker, id: &str, path: &str, to: &Path) -> Result<(), DockerError> {
+async fn download(docker: &Docker, id: &str, path: &str, to: &Path) -> Result<(), RunError> {
     let mut stream = docker.download_from_container(
         id,
         Some(DownloadFromContainerOptions {
@@ -413,16 +437,16 @@ async fn download(docker: &Docker, id: &str, path: &str, to: &Path) -> Result<()
     );
     let mut f = tokio::fs::File::create(to)
         .await
-        .map_err(DockerError::io(format!("creating {}", to.display())))?;
+        .map_err(RunError::io(format!("creating {}", to.display())))?;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(DockerError::engine("hand over the build outputs"))?;
+        let chunk = chunk.map_err(RunError::engine("hand over the build outputs"))?;
         f.write_all(&chunk)
             .await
-            .map_err(DockerError::io(format!("writing {}", to.display())))?;
+            .map_err(RunError::io(format!("writing {}", to.display())))?;
     }
     f.flush()
         .await
-        .map_err(DockerError::io(format!("writing {}", to.display())))?;
+        .map_err(RunError::io(format!("writing {}", to.display())))?;
     Ok(())
 }
 
@@ -432,7 +456,7 @@ fn stream_logs(
     id: &str,
     log_path: &Path,
     lines: Option<(String, tokio::sync::mpsc::UnboundedSender<(String, String)>)>,
-) -> tokio::task::JoinHandle<Result<Vec<String>, DockerError>> {
+) -> tokio::task::JoinHandle<Result<Vec<String>, RunError>> {
     let docker = docker.clone();
     let id = id.to_string();
     let log_path = log_path.to_path_buf();
@@ -448,7 +472,7 @@ fn stream_logs(
         );
         let mut file = tokio::fs::File::create(&log_path)
             .await
-            .map_err(DockerError::io(format!("creating {}", log_path.display())))?;
+            .map_err(RunError::io(format!("creating {}", log_path.display())))?;
         let mut tail = super::LogTail::default();
         let mut partial = String::new();
         while let Some(item) = stream.next().await {

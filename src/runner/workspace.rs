@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use crate::plan::RunSpec;
-use crate::plan::source::{SourceError, read_err};
+use crate::source::{SourceError, read_err};
 
 /// The entry script every build container runs.
 pub const ENTRY_SCRIPT: &str = include_str!("entry.sh");
@@ -17,10 +17,7 @@ pub const OUT_DIR: &str = "/out";
 /// The tmpfs mount holding every run's build path.
 pub const BUILD_MOUNT: &str = "/build";
 
-/// Quotes a string for POSIX sh (single quotes, `'\''` for embedded quotes).
-pub fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
+pub use crate::plan::sh_quote;
 
 /// `/etc/passwd` and `/etc/group` of the image, plus the run's user (with all capabilities
 /// dropped, nothing can add users at run time).

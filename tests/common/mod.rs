@@ -78,9 +78,8 @@ pub fn node_names(node: &serde_json::Value, out: &mut Vec<String>) {
 
 /// The engine's ID of one of our builder images, made or loaded as `repro check` would.
 pub async fn builder_image(_d: &bollard::Docker, name: &str) -> String {
-    let silent: std::sync::Arc<dyn repro::runner::image::Progress> =
-        std::sync::Arc::new(repro::runner::image::Silent);
-    repro::runner::image::ensure_image(name, silent)
+    let silent: std::sync::Arc<dyn repro::image::Progress> = std::sync::Arc::new(repro::image::Silent);
+    repro::image::ensure_image(name, silent)
         .await
         .unwrap_or_else(|e| panic!("builder image {name}: {e}"))
         .image_id
@@ -100,17 +99,88 @@ impl jsonschema::Retrieve for LocalSchemas {
     }
 }
 
-/// Fails with an install hint unless Python's securesystemslib (the independent DSSE
-/// verifier) is importable.
-pub fn require_securesystemslib() {
-    let available = Command::new("python3")
-        .args(["-c", "import securesystemslib, cryptography"])
-        .status()
-        .is_ok_and(|s| s.success());
+/// Whether an engine test should skip: true, after saying so on stderr, when
+/// `REPRO_SKIP_ENGINE_TESTS=1` (machines with no Docker engine; CI never sets it). Every test
+/// that needs the engine starts with `if common::skip_engine_test() { return; }`, so a missing
+/// engine is a failure unless the skip is asked for.
+pub fn skip_engine_test() -> bool {
+    let skip = std::env::var_os("REPRO_SKIP_ENGINE_TESTS").is_some_and(|v| v == "1");
+    if skip {
+        let thread = std::thread::current();
+        eprintln!(
+            "SKIPPED {}: needs a Docker engine and REPRO_SKIP_ENGINE_TESTS=1 is set \
+             (the test counts as passed without having run)",
+            thread.name().unwrap_or("this test")
+        );
+    }
+    skip
+}
+
+/// The securesystemslib release the tests check our envelopes against.
+const SSLIB_VERSION: &str = "1.6.0";
+
+/// A Python with securesystemslib (the independent DSSE verifier): a venv under the repro
+/// cache (`<cache>/venv/sslib-<version>`), made on first use from the `python3` on PATH with
+/// `python3 -m venv` and pip, so that no test depends on what is installed globally. Concurrent
+/// tests wait on a lock while one of them makes it.
+pub fn sslib_python() -> PathBuf {
+    let cache = repro::image::Cache::from_env().expect("a cache directory (set REPRO_CACHE_DIR)");
+    let venvs = cache.root().join("venv");
+    std::fs::create_dir_all(&venvs).unwrap_or_else(|e| panic!("creating {}: {e}", venvs.display()));
+    let venv = venvs.join(format!("sslib-{SSLIB_VERSION}"));
+    let python = venv.join("bin/python3");
+    let imports = |python: &Path| {
+        Command::new(python)
+            .args(["-c", "import securesystemslib, cryptography"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let lock_path = venvs.join(format!("sslib-{SSLIB_VERSION}.lock"));
+    let lock =
+        std::fs::File::create(&lock_path).unwrap_or_else(|e| panic!("creating {}: {e}", lock_path.display()));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("locking {}: {e}", lock_path.display()));
+    if imports(&python) {
+        return python;
+    }
+    // A half-made venv (an interrupted earlier attempt) is made again from scratch.
+    if venv.exists() {
+        std::fs::remove_dir_all(&venv).unwrap_or_else(|e| panic!("removing {}: {e}", venv.display()));
+    }
+    let venv_arg = venv.display().to_string();
+    let requirement = format!("securesystemslib[crypto]=={SSLIB_VERSION}");
+    let steps: [(&Path, Vec<&str>, &str); 2] = [
+        (
+            Path::new("python3"),
+            vec!["-m", "venv", &venv_arg],
+            "python3 cannot make a venv: on Debian, `apt-get install python3-venv` (scripts/test.sh does)",
+        ),
+        (
+            &python,
+            vec!["-m", "pip", "install", "--quiet", &requirement],
+            "pip cannot install securesystemslib into the test venv (is PyPI reachable?)",
+        ),
+    ];
+    for (program, args, hint) in steps {
+        let out = Command::new(program)
+            .args(&args)
+            .output()
+            .unwrap_or_else(|e| panic!("running {}: {e}", program.display()));
+        assert!(
+            out.status.success(),
+            "{hint}\n`{} {}` failed:\n{}{}",
+            program.display(),
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     assert!(
-        available,
-        "the independent verifier is missing: run `pip install 'securesystemslib[crypto]'`"
+        imports(&python),
+        "the venv at {} has no securesystemslib",
+        venv.display()
     );
+    python
 }
 
 const SSLIB_SCRIPT: &str = r#"
@@ -129,8 +199,7 @@ print("verified")
 /// Has securesystemslib verify the DSSE envelope at `envelope` with the PEM public key at
 /// `pem`: (verified, its stdout — the keyid it computes first).
 pub fn sslib_verify(envelope: &Path, pem: &Path) -> (bool, String) {
-    require_securesystemslib();
-    let out = Command::new("python3")
+    let out = Command::new(sslib_python())
         .arg("-c")
         .arg(SSLIB_SCRIPT)
         .arg(envelope)

@@ -52,6 +52,9 @@ pub struct ProvenanceRef {
     pub build_type: String,
     pub builder_id: Option<String>,
     pub signature_verified: bool,
+    /// How the signature was verified (`{method: key, keyid}`); absent when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::attest::SignatureRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

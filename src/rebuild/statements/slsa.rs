@@ -70,6 +70,18 @@ pub struct ExternalParameters {
     pub builder_image: ResourceDescriptor,
     pub build: BuildDef,
     pub source_date_epoch: i64,
+    /// Lockfiles repro generated because the project has none: a rebuild uses exactly these.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub generated_lockfiles: Vec<GeneratedLockfile>,
+}
+
+/// A lockfile repro resolved in the fetch phase, recorded whole.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GeneratedLockfile {
+    pub ecosystem: crate::deps::Ecosystem,
+    pub path: String,
+    pub sha256: String,
+    pub content: String,
 }
 
 /// How this build ran, for the record.

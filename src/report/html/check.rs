@@ -299,7 +299,7 @@ fn runs(out: &mut String, r: &CheckReport, max: usize) {
         } else {
             format!("<span class=\"badge bad\">exit {}</span>", run.exit_code)
         };
-        let role = if run.spec.label == "A" {
+        let role = if run.spec.is_control() {
             "control"
         } else {
             "varied"

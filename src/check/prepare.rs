@@ -1,0 +1,264 @@
+//! The first step of a check: what to build ([`Target`], from the project or a recorded
+//! build), and everything derived before any run ([`Prepared`]): the plan fitted to the
+//! backend, the checked image, the source snapshot, and the notes for the report.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::deps::{DependencyPhase, FetchContext};
+use super::run::Runner;
+use super::{CheckError, CheckOptions};
+use crate::plan::Plan;
+use crate::recipe::{self, BuildDef};
+use crate::runner::{Backend, ImageInfo, Progress};
+use crate::source::{self, EpochOrigin};
+
+/// What a check builds: the project's own build (its repro.toml, or a recipe chosen from what
+/// it contains) or a recorded one, with the user's overrides applied.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The folder as given, for the report.
+    pub project: String,
+    /// The same folder, canonical.
+    pub dir: PathBuf,
+    pub build: BuildDef,
+    /// The image reference the runs use (a builder name or a pinned reference).
+    pub image: String,
+    pub source_date_epoch: i64,
+    pub source_date_epoch_origin: EpochOrigin,
+    /// A rebuild's recorded dependencies: fetched exactly, every digest checked.
+    pub recorded_dependencies: Option<crate::deps::Recorded>,
+}
+
+impl Target {
+    /// The project `opts.dir`: its repro.toml or recipe, and its image unless `--image` says
+    /// otherwise.
+    pub fn project(opts: &CheckOptions) -> Result<Target, CheckError> {
+        Target::project_at(opts, &opts.dir)
+    }
+
+    /// The project in `dir` (a folder the command found, e.g. a checkout's), with `opts`.
+    pub fn project_at(opts: &CheckOptions, dir: &Path) -> Result<Target, CheckError> {
+        let canonical = canonical(dir)?;
+        let build = recipe::resolve(&canonical, &recipe::load(opts.recipes.as_deref())?)?;
+        let image = opts.image.clone().unwrap_or_else(|| build.image.clone());
+        Target::new(opts, dir, canonical, build, image, opts.source_date_epoch)
+    }
+
+    /// A recorded build of the project in `dir`, in the image `image`; its
+    /// `SOURCE_DATE_EPOCH` when it records one, else the user's, else the source's.
+    pub fn recorded(
+        opts: &CheckOptions,
+        dir: &Path,
+        build: BuildDef,
+        image: String,
+        source_date_epoch: Option<i64>,
+    ) -> Result<Target, CheckError> {
+        let canonical = canonical(dir)?;
+        let given = source_date_epoch.or(opts.source_date_epoch);
+        Target::new(opts, dir, canonical, build, image, given)
+    }
+
+    fn new(
+        opts: &CheckOptions,
+        project: &Path,
+        dir: PathBuf,
+        mut build: BuildDef,
+        image: String,
+        source_date_epoch: Option<i64>,
+    ) -> Result<Target, CheckError> {
+        if opts.network {
+            build.network = true;
+        }
+        if opts.with_git {
+            build.with_git = true;
+        }
+        if let Some(t) = opts.timeout_secs {
+            build.timeout_secs = t;
+        }
+        let (sde, origin) = source::source_date_epoch(&dir, source_date_epoch)?;
+        Ok(Target {
+            project: project.display().to_string(),
+            dir,
+            build,
+            image,
+            source_date_epoch: sde,
+            source_date_epoch_origin: origin,
+            recorded_dependencies: None,
+        })
+    }
+}
+
+fn canonical(dir: &Path) -> Result<PathBuf, CheckError> {
+    std::fs::canonicalize(dir).map_err(CheckError::io(format!(
+        "cannot open the project directory {}",
+        dir.display()
+    )))
+}
+
+/// A scratch directory removed on every path (also when the check future is dropped on Ctrl-C).
+pub(super) struct Work(pub(super) tempfile::TempDir);
+
+/// Everything a check derives before its first run. Its steps ([`Prepared::run`],
+/// [`Prepared::collect`], [`Prepared::compare`], [`Prepared::isolate`]) can be called on
+/// their own; [`Prepared::check`] makes them all.
+pub struct Prepared {
+    pub target: Target,
+    pub plan: Plan,
+    pub image: ImageInfo,
+    /// What the dependency step did (absent for a project with no package ecosystem).
+    pub dependency_phase: Option<DependencyPhase>,
+    /// Every dependency the builds got from the store.
+    pub dependencies: Vec<crate::deps::Dependency>,
+    /// What the report should say about how the check was made.
+    pub notes: Vec<String>,
+    pub(super) runner: Runner,
+    pub(super) opts: CheckOptions,
+    pub(super) started: std::time::Instant,
+}
+
+impl Prepared {
+    /// Where the outputs of the run `spec` are unpacked once collected (removed with `self`).
+    pub fn outputs_dir(&self, spec: &crate::plan::RunSpec) -> PathBuf {
+        self.runner.outputs_dir(&spec.label)
+    }
+}
+
+/// Plans the runs of `target` for `backend`, checks the engine and image, and snapshots the
+/// source.
+pub async fn prepare(
+    opts: &CheckOptions,
+    target: Target,
+    backend: Arc<dyn Backend>,
+    progress: Arc<dyn Progress>,
+) -> Result<Prepared, CheckError> {
+    let started = std::time::Instant::now();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+    let work = Work(
+        tempfile::Builder::new()
+            .prefix("repro-check-")
+            .tempdir()
+            .map_err(CheckError::io("creating a scratch directory"))?,
+    );
+    let image = backend
+        .preflight(&target.image, opts.allow_unpinned, progress.clone())
+        .await?;
+    let check_id = format!("{}-{}", std::process::id(), now);
+    let provided = super::deps::provide(
+        opts,
+        &target,
+        FetchContext {
+            backend: &backend,
+            image: &image,
+            check_id: &check_id,
+            work: work.0.path(),
+            log_lines: opts.log_lines.clone(),
+            progress: progress.clone(),
+        },
+    )
+    .await?;
+    let mut variations = opts.variations.clone();
+    let mut notes = backend.fit_variations(&mut variations);
+    let plan = Plan::new(
+        target.build.clone(),
+        target.source_date_epoch,
+        now,
+        variations,
+        opts.runs,
+    )
+    .with_extras(provided.extras);
+    let plan = backend.fit_plan(plan, work.0.path());
+    notes.splice(0..0, plan.notes.clone());
+    if let Some(file) = cargo_rustflags(&target.dir)
+        && target.build.remap
+    {
+        notes.push(format!(
+            "{file} sets rustflags, and the RUSTFLAGS repro sets for path remapping overrides them \
+             (cargo uses one or the other): add --remap-path-prefix there and set remap = false"
+        ));
+    }
+    if target.source_date_epoch_origin == EpochOrigin::NewestMtime {
+        notes.push(format!(
+            "SOURCE_DATE_EPOCH {} comes from the newest file mtime (no commit time: {}): pass \
+             --source-date-epoch to make it explicit",
+            target.source_date_epoch,
+            source::why_no_commit_time(&target.dir)
+        ));
+    }
+    if target.build.network {
+        notes.push("the network was allowed: the build is not hermetic".into());
+    }
+    // The local backend uses no image: nothing to pin.
+    if backend.isolated() && !image.pinned {
+        notes.push(format!(
+            "the image {} is not pinned by digest (--allow-unpinned)",
+            target.image
+        ));
+    }
+    notes.extend(provided.notes);
+    let mut entries = source::list_source(&target.dir)?;
+    if target.build.with_git {
+        entries.extend(source::standalone_git(&target.dir, work.0.path())?);
+        notes.push(
+            "the build got a standalone copy of the repository's history as .git (at the \
+             checkout's commit)"
+                .into(),
+        );
+    }
+    let runner = Runner {
+        backend,
+        image_id: image.image_id.clone(),
+        entries,
+        dir: target.dir.clone(),
+        mounts: provided.mounts,
+        check_id,
+        globs: plan.build.outputs.clone(),
+        log_lines: opts.log_lines.clone(),
+        progress,
+        work,
+    };
+    Ok(Prepared {
+        target,
+        plan,
+        image,
+        dependency_phase: (!provided.phase.ecosystems.is_empty()).then_some(provided.phase),
+        dependencies: provided.dependencies,
+        notes,
+        runner,
+        opts: opts.clone(),
+        started,
+    })
+}
+
+/// The project's cargo config file that sets rustflags, if any.
+fn cargo_rustflags(dir: &Path) -> Option<String> {
+    ["config.toml", "config"].iter().find_map(|name| {
+        let path = dir.join(".cargo").join(name);
+        let text = std::fs::read_to_string(&path).ok()?;
+        let sets = text.lines().any(|l| {
+            let l = l.trim_start();
+            l.starts_with("rustflags") || l.starts_with("build.rustflags")
+        });
+        sets.then(|| format!(".cargo/{name}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sees_a_projects_own_rustflags() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(cargo_rustflags(d.path()), None);
+        std::fs::create_dir_all(d.path().join(".cargo")).unwrap();
+        std::fs::write(
+            d.path().join(".cargo/config.toml"),
+            "[build]\nrustflags = [\"-Ctarget-cpu=native\"]\n",
+        )
+        .unwrap();
+        assert_eq!(cargo_rustflags(d.path()).as_deref(), Some(".cargo/config.toml"));
+    }
+}

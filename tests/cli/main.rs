@@ -1,0 +1,13 @@
+//! The binary and the library without an engine: `repro diff` and its reports (HTML in a real
+//! browser), keys, attestations and their verification, cosign keys, provenance parsing.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod attest;
+mod cli_diff;
+mod cli_keys;
+mod cosign_key;
+mod help;
+mod html_report;
+mod provenance;

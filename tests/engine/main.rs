@@ -1,0 +1,15 @@
+//! Everything that builds through the real Docker engine: builder images, the Docker backend,
+//! `repro check` on the test-projects and through the binary, `repro build`/`rebuild`, git
+//! checkouts, the key canary. Each engine test calls `common::skip_engine_test()` first.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod canary;
+mod check_projects;
+mod cli_check;
+mod dependencies;
+mod docker_backend;
+mod image;
+mod rebuild;
+mod with_git;
