@@ -440,8 +440,8 @@ impl<'e> Context<'e> {
             return Ok(());
         }
         Err(CompareError::Budget(format!(
-            "more than {} bytes decoded from input {}, nested archives and streams included \
-             (expansion limit, --max-expanded-size)",
+            "expansion budget spent: more than {} bytes decoded from input {}, nested archives \
+             and streams included (expansion limit, --max-expanded-size)",
             self.engine.options.max_expanded_bytes,
             side.name()
         )))

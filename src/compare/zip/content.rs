@@ -164,6 +164,10 @@ fn stored_bytes(cx: &Context<'_>, name: &str, (sa, sb): (&[u8], &[u8]), note: St
 /// the stored bytes compared as bytes, with the reason as a visible fallback.
 fn over_budget(cx: &Context<'_>, name: &str, (sa, sb): (&[u8], &[u8]), e: CompareError) -> Outcome {
     let mut n = Node::new(name);
+    let budget = if cx.out_of_time() { "time" } else { "expansion" };
+    n.changes.push(Change::note(format!(
+        "content not decompressed: the {budget} budget is spent"
+    )));
     n.fallback = Some(Fallback {
         from: "zip".into(),
         to: "binary".into(),
