@@ -26,8 +26,9 @@ const BUF: usize = 256 << 10;
 const TIME_CHECK_BYTES: u64 = 64 << 20;
 /// Decoded content up to this size (and `max_member_bytes`) is kept from the first decoding
 /// for the comparison of the content, instead of being decoded again from the stream (and
-/// every stream around it) by each reader.
-const KEEP_DECODED: u64 = 64 << 20;
+/// every stream around it) by each reader. Small, so that a large stream, which is streamed
+/// anyway, costs little for having been kept at first.
+const KEEP_DECODED: u64 = 8 << 20;
 
 fn codec(format: Format) -> Option<Codec> {
     match format {
