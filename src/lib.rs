@@ -9,6 +9,7 @@ pub mod compare;
 pub mod deps;
 pub mod diagnose;
 pub mod engine;
+pub mod escape;
 pub mod image;
 pub mod inspect;
 pub mod intoto;

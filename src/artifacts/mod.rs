@@ -12,8 +12,13 @@ use sha2::{Digest, Sha256};
 /// One output file of one run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Artifact {
-    /// Path relative to the source root, `/`-separated.
+    /// Path relative to the source root, `/`-separated, in shown form (`crate::escape`): bytes
+    /// that are not UTF-8 and hidden characters are escaped, so two different paths never get
+    /// one name (in reports, or as subjects of a statement).
     pub path: String,
+    /// The path as it is on disk, relative to the run's output directory.
+    #[serde(skip)]
+    pub file: PathBuf,
     pub sha256: String,
     pub size: u64,
     /// Metadata after copying out: recorded, not judged.
@@ -81,7 +86,7 @@ pub fn unpack(archive: impl Read, dest: &Path, exclude: &GlobSet) -> Result<RunO
         }
         let raw = entry.path().map_err(ArtifactError::Read)?.into_owned();
         let rel = safe_relative(&raw).ok_or_else(|| ArtifactError::UnsafePath(raw.display().to_string()))?;
-        let name = rel.to_string_lossy().replace('\\', "/");
+        let name = crate::escape::os_name(rel.as_os_str());
         if exclude.is_match(&name) {
             excluded.push(name);
             continue;
@@ -124,6 +129,7 @@ pub fn unpack(archive: impl Read, dest: &Path, exclude: &GlobSet) -> Result<RunO
             name.clone(),
             Artifact {
                 path: name,
+                file: rel,
                 sha256: hex::encode(h.finalize()),
                 size,
                 mode: header.mode().unwrap_or(0),
@@ -189,6 +195,32 @@ mod tests {
         assert!(!set.is_match("out/a.bin"));
         assert!(!set.is_match("["));
         assert!(glob_set(&[]).is_empty());
+    }
+
+    #[test]
+    fn names_that_differ_in_undecodable_bytes_stay_two_artifacts() {
+        use std::os::unix::ffi::OsStrExt;
+        let d = tempfile::tempdir().unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in [(&b"out/\xfe"[..], &b"random"[..]), (b"out/\xff", b"constant")] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.as_old_mut().name[..name.len()].copy_from_slice(name);
+            h.set_cksum();
+            b.append(&h, data).unwrap();
+        }
+        let t = b.into_inner().unwrap();
+        let r = unpack(&t[..], &d.path().join("run"), &GlobSet::empty()).unwrap();
+        let names: Vec<&str> = r.artifacts.keys().map(String::as_str).collect();
+        assert_eq!(names, ["out/\\xfe", "out/\\xff"]);
+        let a = &r.artifacts["out/\\xfe"];
+        assert_eq!(a.file.as_os_str().as_bytes(), b"out/\xfe");
+        assert_eq!(std::fs::read(r.dir.join(&a.file)).unwrap(), b"random");
+        // A backslash is a file name character, not a separator.
+        let t = tar_of(&[("out/a\\b", b"x", tar::EntryType::Regular)]);
+        let r = unpack(&t[..], &d.path().join("run2"), &GlobSet::empty()).unwrap();
+        assert_eq!(r.artifacts.keys().collect::<Vec<_>>(), ["out/a\\b"]);
     }
 
     #[test]

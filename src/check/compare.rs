@@ -3,7 +3,6 @@
 //! about the cause.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use super::Prepared;
 use super::collect::{Collected, RunOutputs};
@@ -59,14 +58,12 @@ fn compare_artifacts(
     outputs: &RunOutputs,
     runs: &[RunRecord],
 ) -> Vec<ArtifactReport> {
-    let empty = (PathBuf::new(), BTreeMap::new());
-    let (control_dir, control) = outputs.get(CONTROL).unwrap_or(&empty);
     let labels: Vec<String> = runs
         .iter()
         .filter(|r| r.outputs > 0 || r.exit_code == 0)
         .map(|r| r.spec.label.clone())
         .collect();
-    let mut paths: BTreeSet<String> = control.keys().cloned().collect();
+    let mut paths: BTreeSet<String> = BTreeSet::new();
     for (_, arts) in outputs.values() {
         paths.extend(arts.keys().cloned());
     }
@@ -95,13 +92,17 @@ fn compare_artifacts(
                 if label == CONTROL || *digest == reference {
                     continue;
                 }
-                let other = outputs.get(label).map(|(d, _)| d.join(&path));
-                let tree = match (&reference, digest, other) {
-                    (Some(_), Some(_), Some(other)) => {
+                // The key is the shown name; the file is found by its name on disk (bytes).
+                let file = |label: &str| {
+                    let (dir, arts) = outputs.get(label)?;
+                    Some(dir.join(&arts.get(&path)?.file))
+                };
+                let tree = match (&reference, digest, file(CONTROL), file(label)) {
+                    (Some(_), Some(_), Some(control), Some(other)) => {
                         let engine = Engine::new(options.clone(), Registry::default());
                         engine
                             .ok()
-                            .and_then(|e| e.compare_paths(&control_dir.join(&path), &other).ok())
+                            .and_then(|e| e.compare_paths(&control, &other).ok())
                             .map(|c| (c.root, c.excluded))
                     }
                     _ => None,

@@ -35,12 +35,13 @@ pub struct DiffArgs {
     /// Largest archive member held in memory for a structural comparison.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "512M")]
     pub max_member_size: u64,
-    /// Most bytes decoded from one archive or compressed stream (guards against bombs).
+    /// Most bytes decoded from each input, everything inside it together (nested archives,
+    /// compressed streams, sparse files): guards against bombs.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16G")]
     pub max_expanded_size: u64,
     /// Wall-clock budget; past it, remaining members are compared by bytes only.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub time_budget: Option<std::time::Duration>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
+    pub time_budget: std::time::Duration,
     /// Most lines of one text diff kept in the report.
     #[arg(long, value_name = "N", default_value_t = Options::default().max_diff_lines)]
     pub max_diff_lines: usize,
@@ -52,7 +53,7 @@ pub fn run(args: DiffArgs, out: &Output) -> anyhow::Result<i32> {
         max_depth: args.max_depth,
         max_member_bytes: args.max_member_size,
         max_expanded_bytes: args.max_expanded_size,
-        time_budget: args.time_budget,
+        time_budget: Some(args.time_budget),
         max_diff_lines: args.max_diff_lines,
         // Identical inputs need a digest only where a report shows it.
         digests: args.json.is_some() || args.markdown.is_some() || args.html.is_some() || out.verbose,

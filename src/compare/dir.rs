@@ -3,6 +3,7 @@
 //! special files (FIFOs, devices, sockets) are never opened.
 
 use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::fs::Metadata;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
@@ -99,10 +100,12 @@ fn mode(m: &Metadata) -> String {
     format!("{:04o}", m.mode() & 0o7777)
 }
 
-fn list(dir: &Path) -> std::io::Result<BTreeSet<String>> {
+/// The entries of `dir` by their names as bytes: two names that differ only in bytes that are
+/// not UTF-8 stay two entries.
+fn list(dir: &Path) -> std::io::Result<BTreeSet<OsString>> {
     let mut names = BTreeSet::new();
     for entry in fs_err::read_dir(dir)? {
-        names.insert(entry?.file_name().to_string_lossy().into_owned());
+        names.insert(entry?.file_name());
     }
     Ok(names)
 }
@@ -133,10 +136,12 @@ impl Walk<'_, '_> {
                     self.cx.options().max_entries
                 )));
             }
+            // Shown names are injective, so the joined path still tells entries apart.
+            let shown = crate::escape::os_name(name);
             let relname = if rel.is_empty() {
-                name.clone()
+                shown
             } else {
-                format!("{rel}/{name}")
+                format!("{rel}/{shown}")
             };
             if self.cx.excluded(&relname) {
                 continue;
@@ -150,7 +155,14 @@ impl Walk<'_, '_> {
                 (Some(ma), Some(mb)) => self.entry(&ea, &eb, &ma, &mb, relname)?,
                 (Some(m), None) => self.nodes.push(one_side(relname, &m, Status::Removed)),
                 (None, Some(m)) => self.nodes.push(one_side(relname, &m, Status::Added)),
-                (None, None) => {}
+                (None, None) => {
+                    // Listed a moment ago, gone on both sides now: say so rather than skip it.
+                    let mut n = Node::new(relname);
+                    n.changes.push(Change::note(
+                        "listed, but vanished on both sides before it was compared",
+                    ));
+                    self.nodes.push(n);
+                }
             }
         }
         Ok(())
@@ -189,7 +201,8 @@ impl Walk<'_, '_> {
             "symlink" => {
                 let (ta, tb) = (fs_err::read_link(ea).ok(), fs_err::read_link(eb).ok());
                 if ta != tb {
-                    let show = |t: Option<std::path::PathBuf>| t.map(|t| t.display().to_string());
+                    let show =
+                        |t: Option<std::path::PathBuf>| t.map(|t| crate::escape::os_name(t.as_os_str()));
                     changes.push(Change::optional_field("symlink-target", show(ta), show(tb)));
                 }
             }

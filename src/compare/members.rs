@@ -22,34 +22,25 @@ pub(crate) struct Matched {
     pub labels_b: Vec<String>,
 }
 
-/// Each member's node name: its name (control characters escaped, so a hostile name cannot
-/// rewrite a terminal line), marked when the name occurs more than once.
+/// Each member's node name: its name (already in shown form, `crate::escape`), marked when the
+/// name occurs more than once.
 fn labels(names: &[&str], occ: &[u32]) -> Vec<String> {
     names
         .iter()
         .zip(occ)
         .map(|(&name, &o)| {
-            let shown = shown_name(name);
             if o == 0 {
-                shown
+                name.to_string()
             } else {
-                format!("{shown} (occurrence {})", o + 1)
+                format!("{name} (occurrence {})", o + 1)
             }
         })
         .collect()
 }
 
-/// A name as shown: control characters escaped.
+/// A name taken from an input as text, shown (`crate::escape`).
 pub(crate) fn shown_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    crate::escape::name_str(name).into_owned()
 }
 
 /// Members of two archives paired by key and occurrence (the core every archive comparator

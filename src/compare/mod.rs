@@ -6,6 +6,8 @@ pub mod binary;
 pub mod compressed;
 pub mod cpio;
 pub mod dir;
+#[cfg(test)]
+mod hostile;
 pub(crate) mod members;
 pub mod object;
 pub mod rpm;
@@ -18,6 +20,7 @@ pub mod zip;
 
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -128,6 +131,45 @@ impl Registry {
     }
 }
 
+/// The time budget of a comparison unless one is given: long enough for the largest
+/// legitimate inputs (10 GB trees take a few minutes), short enough that a hostile one cannot
+/// hold a CI job or a rebuilder for good.
+pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(600);
+
+/// The deepest nesting followed whatever `Options::max_depth` says: each level holds a few
+/// stack frames (comparison, rendering, dropping the tree), so this keeps a hostile input far
+/// from the stack's end. Real artifacts nest a handful of levels.
+pub const DEPTH_CEILING: usize = 256;
+
+/// Levels of nesting compared on one thread's stack before the comparison continues on a new
+/// thread with a stack of `STACK_BYTES` (a level takes a few kilobytes, more unoptimised).
+const LEVELS_PER_STACK: usize = 16;
+const STACK_BYTES: usize = 8 << 20;
+
+/// Which input a source comes from. Everything decoded from one input — at any depth — is
+/// counted against that input's expansion budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    A,
+    B,
+}
+
+impl Side {
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::A => "a",
+            Side::B => "b",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Side::A => 0,
+            Side::B => 1,
+        }
+    }
+}
+
 /// Budgets and switches of one comparison.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -137,7 +179,9 @@ pub struct Options {
     pub max_member_bytes: u64,
     /// Most entries read from one archive or directory.
     pub max_entries: u64,
-    /// Most bytes decoded from one archive or compressed stream (zip-bomb guard).
+    /// Most bytes decoded from one input, everything inside it together: decompressed
+    /// streams, zip entries, the holes of sparse tar members, at every level of nesting
+    /// (zip-bomb guard).
     pub max_expanded_bytes: u64,
     /// Wall-clock budget for the whole comparison; past it, remaining members are compared by
     /// bytes only.
@@ -159,7 +203,7 @@ impl Default for Options {
             max_member_bytes: 512 << 20,
             max_entries: 1_000_000,
             max_expanded_bytes: 16 << 30,
-            time_budget: None,
+            time_budget: Some(DEFAULT_TIME_BUDGET),
             max_diff_lines: 400,
             max_text_bytes: 32 << 20,
             digests: true,
@@ -211,6 +255,9 @@ pub struct Engine {
     registry: Registry,
     exclude: GlobSet,
     deadline: Option<Instant>,
+    /// Bytes each input may still expand to (`Options::max_expanded_bytes`), shared by every
+    /// decoder working on anything inside it.
+    expansion_left: [AtomicU64; 2],
     excluded: Mutex<Vec<String>>,
     errors: Mutex<Vec<String>>,
 }
@@ -229,11 +276,13 @@ impl Engine {
             pattern: options.exclude.join(","),
             source,
         })?;
+        let left = options.max_expanded_bytes;
         Ok(Engine {
             options,
             registry,
             exclude,
             deadline: None,
+            expansion_left: [AtomicU64::new(left), AtomicU64::new(left)],
             excluded: Mutex::new(Vec::new()),
             errors: Mutex::new(Vec::new()),
         })
@@ -249,8 +298,8 @@ impl Engine {
         let (sb, fb) = top_source(b)?;
         let name = display_name(a, b);
         let mut c = self.compare_sources(&name, &sa, &sb);
-        c.a.path = a.display().to_string();
-        c.b.path = b.display().to_string();
+        c.a.path = crate::escape::os_name(a.as_os_str());
+        c.b.path = crate::escape::os_name(b.as_os_str());
         debug_assert_eq!((c.a.format, c.b.format), (fa, fb));
         Ok(c)
     }
@@ -285,7 +334,7 @@ impl Engine {
         let info = |s: &Source, f: Format, digest: Option<String>| InputInfo {
             path: s
                 .path()
-                .map_or_else(|| name.to_string(), |p| p.display().to_string()),
+                .map_or_else(|| name.to_string(), |p| crate::escape::os_name(p.as_os_str())),
             sha256: digest,
             size: if f == Format::Directory { None } else { s.size() },
             format: f,
@@ -307,18 +356,14 @@ impl Engine {
 }
 
 fn display_name(a: &Path, b: &Path) -> String {
-    let name = |p: &Path| {
-        p.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| p.display().to_string())
-    };
+    let name = |p: &Path| crate::escape::os_name(p.file_name().unwrap_or(p.as_os_str()));
     let (x, y) = (name(a), name(b));
     if x == y { x } else { format!("{x} vs {y}") }
 }
 
 fn top_source(p: &Path) -> Result<(Source, Format), InputError> {
     let unreadable = |source| InputError::Unreadable {
-        path: p.display().to_string(),
+        path: crate::escape::os_name(p.as_os_str()),
         source,
     };
     // std::fs here: the error message already names the path.
@@ -376,12 +421,30 @@ impl<'e> Context<'e> {
     /// Fails with a budget error once the time budget is spent (for comparator loops).
     pub fn check_time(&self) -> Result<(), CompareError> {
         match self.engine.options.time_budget {
-            Some(t) if self.out_of_time() => Err(CompareError::Budget(format!(
-                "time budget of {}s exhausted",
-                t.as_secs()
-            ))),
+            Some(t) if self.out_of_time() => Err(CompareError::Budget(time_spent(t))),
             _ => Ok(()),
         }
+    }
+
+    /// Counts `n` more bytes decoded from input `side` (decompressed bytes, a sparse member's
+    /// holes, …) against that input's expansion budget, shared by every archive and stream
+    /// inside it; fails once the budget would be exceeded. Decoders call this as they produce
+    /// bytes, so a bomb stops at the budget however deeply it is nested.
+    pub fn charge(&self, side: Side, n: u64) -> Result<(), CompareError> {
+        let left = self.engine.expansion_left.get(side.index());
+        let ok = left.is_some_and(|left| {
+            left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| l.checked_sub(n))
+                .is_ok()
+        });
+        if ok {
+            return Ok(());
+        }
+        Err(CompareError::Budget(format!(
+            "expansion budget spent: more than {} bytes decoded from input {}, nested archives \
+             and streams included (expansion limit, --max-expanded-size)",
+            self.engine.options.max_expanded_bytes,
+            side.name()
+        )))
     }
 
     /// Whether `member` (a path inside the container being compared) is excluded; records it.
@@ -410,6 +473,27 @@ impl<'e> Context<'e> {
 
     /// Compares a member pair one level down; returns an empty node when they are identical.
     pub fn compare(&self, name: &str, a: &Source, b: &Source) -> Node {
+        if self.depth > 0 && self.depth.is_multiple_of(LEVELS_PER_STACK) {
+            // Nesting goes on on a stack of its own, so how deep an input nests does not depend
+            // on the stack of the thread that called us (test and async threads have 2 MiB).
+            let spawned = std::thread::scope(|s| {
+                std::thread::Builder::new()
+                    .name("repro-compare".into())
+                    .stack_size(STACK_BYTES)
+                    .spawn_scoped(s, || self.compare_here(name, a, b))
+                    .map(|h| h.join())
+            });
+            match spawned {
+                Ok(Ok(node)) => return node,
+                Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                // No thread to be had: go on here, within the depth ceiling.
+                Err(_) => {}
+            }
+        }
+        self.compare_here(name, a, b)
+    }
+
+    fn compare_here(&self, name: &str, a: &Source, b: &Source) -> Node {
         let sniffed = sniff::sniff_source;
         match source::quick_identical(a, b) {
             Ok(Some(true)) => return Node::new(name),
@@ -489,16 +573,18 @@ impl<'e> Context<'e> {
             run_fallback(cx, &binary, a, b, &mut node);
             return finish(cx, a, b, node);
         }
-        let limit = if self.depth > self.engine.options.max_depth {
-            Some(format!(
-                "nested deeper than {} containers",
-                self.engine.options.max_depth
-            ))
+        let max_depth = self.engine.options.max_depth;
+        let limit = if self.depth > max_depth.min(DEPTH_CEILING) {
+            Some(if max_depth > DEPTH_CEILING {
+                format!(
+                    "nested deeper than {DEPTH_CEILING} containers, the most repro follows \
+                     whatever --max-depth says"
+                )
+            } else {
+                format!("nested deeper than {max_depth} containers")
+            })
         } else if self.out_of_time() {
-            Some(format!(
-                "time budget of {}s exhausted",
-                self.engine.options.time_budget.map_or(0, |d| d.as_secs())
-            ))
+            Some(time_spent(self.engine.options.time_budget.unwrap_or_default()))
         } else {
             None
         };
@@ -535,6 +621,13 @@ impl<'e> Context<'e> {
         }
         finish(cx, a, b, node)
     }
+}
+
+fn time_spent(budget: Duration) -> String {
+    format!(
+        "time budget spent: the comparison ran past {}s (--time-budget)",
+        budget.as_secs()
+    )
 }
 
 fn run_fallback(

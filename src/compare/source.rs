@@ -168,7 +168,8 @@ impl Source {
                     return Err(SourceError::TooLarge { limit });
                 }
                 if len == 0 {
-                    return Ok(Blob::from_vec(Vec::new()));
+                    // Empty, or a pseudo-file (`/proc`) whose size says nothing: read it.
+                    return read_limited(f, limit).map(Blob::from_vec);
                 }
                 // SAFETY: the mapping is read-only; a file truncated underneath us can raise
                 // SIGBUS, which is the accepted trade-off of mapping inputs (as ripgrep does).
@@ -321,6 +322,11 @@ fn compare_files(pa: &Path, pb: &Path, count: bool) -> io::Result<ByteComparison
     let fa = fs_err::File::open(pa)?;
     let fb = fs_err::File::open(pb)?;
     let (len_a, len_b) = (fa.metadata()?.len(), fb.metadata()?.len());
+    if len_a == 0 || len_b == 0 {
+        // Pseudo-files (`/proc`, some of `/sys`) say they are empty and are not: an empty
+        // size is not trusted, the content is read (cheap when it really is empty).
+        return compare_streams(fa, fb, count);
+    }
     let common = len_a.min(len_b);
     let tail = len_a.max(len_b) - common;
     if tail > 0 && !count {

@@ -6,7 +6,9 @@ use serde::Serialize;
 /// section, a header) with what differs about it and the differing things inside it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Node {
-    /// Name of this node within its parent: a member path, a section name, `(gzip)`.
+    /// Name of this node within its parent: a member path, a section name, `(gzip)`. Always
+    /// in shown form (`crate::escape::name`): undecodable bytes and hidden characters escaped,
+    /// so two different names never look alike and a name cannot act on a terminal.
     pub name: String,
     /// Whether the thing exists on both sides.
     pub status: Status,
@@ -137,9 +139,11 @@ impl Change {
 }
 
 impl Node {
+    /// A node named `name`, which should be in shown form already (`crate::escape::name`);
+    /// anything hidden left in it is escaped here.
     pub fn new(name: impl Into<String>) -> Self {
         Node {
-            name: name.into(),
+            name: crate::escape::ensure_shown(name.into()),
             status: Status::Changed,
             format: None,
             sha256: None,

@@ -256,7 +256,7 @@ fn text_reports_escape_what_the_file_says_and_say_nothing_was_verified() {
     let inspection = inspect(statement.to_string().as_bytes(), None, None).unwrap();
     let text = crate::report::inspect::text(&inspection, "f.json");
     assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text}");
-    assert!(text.contains("evil\\u{1b}[2Jname"), "{text}");
+    assert!(text.contains("evil\\x1b[2Jname"), "{text}");
     assert!(text.contains("nothing was verified"), "{text}");
     assert!(
         text.contains("re-runnable   no: the statement is not SLSA build provenance"),

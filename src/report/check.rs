@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::text::{BOLD, BRIEF_FOOTER, CYAN, DIM, GREEN, RED, TextOptions, YELLOW, paint, render_node};
 use crate::check::{CheckReport, Verdict};
+use crate::escape::{markdown_code as code, markdown_text as md, shown};
 
 /// Findings a brief (terminal) report lists.
 const BRIEF_FINDINGS: usize = 10;
@@ -143,10 +144,16 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
         );
     }
     for note in &r.notes {
-        let _ = writeln!(out, "  {} {note}", paint(YELLOW, "note:"));
+        let _ = writeln!(out, "  {} {}", paint(YELLOW, "note:"), shown(note));
     }
     for f in &r.build_findings {
-        let _ = writeln!(out, "{} [{}] {}", paint(RED, "finding:"), f.code, f.message);
+        let _ = writeln!(
+            out,
+            "{} [{}] {}",
+            paint(RED, "finding:"),
+            f.code,
+            shown(&f.message)
+        );
     }
     if let Some(iso) = &r.isolation {
         let culprits: Vec<&str> = r.culprits.iter().map(|v| v.name()).collect();
@@ -186,7 +193,7 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
                 .iter()
                 .map(|s| format!("[{}]", s.iter().map(|v| v.name()).collect::<Vec<_>>().join(" + ")))
                 .collect();
-            let _ = writeln!(out, "  {}: {}", a.path, sets.join(" or "));
+            let _ = writeln!(out, "  {}: {}", shown(&a.path), sets.join(" or "));
         }
         if more > 0 {
             let _ = writeln!(
@@ -205,10 +212,10 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
                 out,
                 "  {} ({symptom}) in {}",
                 paint(RED, &format!("[{code}]")),
-                f.path
+                shown(&f.path)
             );
-            let _ = writeln!(out, "      evidence: {}", f.evidence);
-            let _ = writeln!(out, "      {} {}", paint(CYAN, "hint:"), f.hint);
+            let _ = writeln!(out, "      evidence: {}", shown(&f.evidence));
+            let _ = writeln!(out, "      {} {}", paint(CYAN, "hint:"), shown(&f.hint));
         }
         if r.findings.len() > limit {
             let _ = writeln!(
@@ -249,7 +256,12 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
         if a.reproducible && !opts.verbose && r.artifacts.len() > 20 {
             continue;
         }
-        let _ = writeln!(out, "  {mark} {}  {}", a.path, paint(DIM, &digests.join("  ")));
+        let _ = writeln!(
+            out,
+            "  {mark} {}  {}",
+            shown(&a.path),
+            paint(DIM, &digests.join("  "))
+        );
         for d in &a.differences {
             match &d.tree {
                 Some(tree) => {
@@ -340,25 +352,19 @@ pub fn markdown(r: &CheckReport) -> String {
             "| code | symptom | where | evidence | hint |\n|---|---|---|---|---|"
         );
         for f in &r.findings {
-            let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
             let _ = writeln!(
                 out,
-                "| `{}` | {} | `{}` | {} | {} |",
+                "| `{}` | {} | {} | {} | {} |",
                 f.code,
                 f.symptom,
-                cell(&f.path),
-                cell(&f.evidence),
-                cell(&f.hint)
+                code(&f.path, true),
+                md(&f.evidence),
+                // Our own words, with their code spans (no input in them).
+                f.hint.replace('|', "\\|")
             );
         }
         for f in &r.build_findings {
-            let _ = writeln!(
-                out,
-                "| `{}` | | run {} | {} | |",
-                f.code,
-                f.run,
-                f.message.replace('|', "\\|")
-            );
+            let _ = writeln!(out, "| `{}` | | run {} | {} | |", f.code, f.run, md(&f.message));
         }
         out.push('\n');
     }
@@ -374,14 +380,14 @@ pub fn markdown(r: &CheckReport) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} |",
-            a.path,
+            "| {} | {} | {} |",
+            code(&a.path, true),
             if a.reproducible { "✅" } else { "❌" },
             digests.join(" · ")
         );
     }
     for note in &r.notes {
-        let _ = writeln!(out, "\n> note: {note}");
+        let _ = writeln!(out, "\n> note: {}", md(note));
     }
     out
 }

@@ -193,3 +193,34 @@ pub(crate) fn check_report() -> CheckReport {
         elapsed_ms: 4200,
     }
 }
+
+/// Names that tried to act on a terminal or a Markdown page (issue 12, REDTEAM D9).
+pub(crate) const HOSTILE_NAMES: [&str; 8] = [
+    "cr\rover",
+    "c1\u{9b}31m",
+    "esc\x1b[31mRED\x1b[0m",
+    "esc\x1b[32mRED\x1b[0m",
+    "osc\x1b]0;TITLE\x07",
+    "rlo\u{202e}txt.exe",
+    "tick` **[CLICK ME](mailto:evil@example.com)** `end",
+    "nl\n\n# repro: identical ✅\n\nx",
+];
+
+/// A comparison of two directories holding a differing file under each of `HOSTILE_NAMES`.
+pub(crate) fn hostile_names() -> Comparison {
+    let d = tempfile::tempdir().expect("tempdir");
+    for (side, text) in [("a", "1\n"), ("b", "2\n")] {
+        for name in HOSTILE_NAMES {
+            let path = d.path().join(side).join(name);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        }
+    }
+    crate::compare::Engine::new(
+        crate::compare::Options::default(),
+        crate::compare::Registry::default(),
+    )
+    .expect("engine")
+    .compare_paths(&d.path().join("a"), &d.path().join("b"))
+    .expect("comparison")
+}

@@ -1,9 +1,12 @@
-//! The Markdown report, sized for a CI job summary.
+//! The Markdown report, sized for a CI job summary. Every name and text from the inputs goes
+//! through `crate::escape`: inside code spans with a fence no backtick can close, outside them
+//! with Markdown's punctuation escaped, so a name can neither add links nor start a heading.
 
 use std::fmt::Write as _;
 
 use super::{DiffVerdict, Summary, fallbacks};
 use crate::compare::{Change, Comparison, Node, Status};
+use crate::escape::{markdown_code as code, markdown_fence, markdown_text as md};
 
 /// Most differing nodes listed before the rest is summarised.
 const MAX_NODES: usize = 200;
@@ -22,8 +25,8 @@ pub fn diff_report(c: &Comparison) -> String {
     for (side, i) in [("a", &c.a), ("b", &c.b)] {
         let _ = writeln!(
             out,
-            "| {side} | `{}` | {} | {} | `{}` |",
-            i.path,
+            "| {side} | {} | {} | {} | `{}` |",
+            code(&i.path, true),
             i.format,
             i.size.map_or("-".into(), |n| n.to_string()),
             i.sha256.as_deref().unwrap_or("-")
@@ -38,13 +41,13 @@ pub fn diff_report(c: &Comparison) -> String {
         c.excluded.len()
     );
     for e in &c.errors {
-        let _ = writeln!(out, "- ⚠️ error: {e}");
+        let _ = writeln!(out, "- ⚠️ error: {}", md(e));
     }
     let fb = fallbacks(c.root.as_ref());
     if !fb.is_empty() {
         let _ = writeln!(out, "### Fallbacks\n");
         for (path, why) in fb.iter().take(MAX_NODES) {
-            let _ = writeln!(out, "- `{path}`: {why}");
+            let _ = writeln!(out, "- {}: {}", code(path, false), md(why));
         }
         out.push('\n');
     }
@@ -76,15 +79,16 @@ fn render(out: &mut String, path: &str, node: &Node) {
         Status::Removed => " (only in a)",
         Status::Changed => "",
     };
-    let _ = writeln!(out, "- **`{path}`**{status}");
+    let _ = writeln!(out, "- **{}**{status}", code(path, false));
     for change in &node.changes {
         match change {
             Change::Field { field, a, b } => {
                 let _ = writeln!(
                     out,
-                    "  - {field}: `{}` → `{}`",
-                    a.as_deref().unwrap_or("(absent)"),
-                    b.as_deref().unwrap_or("(absent)")
+                    "  - {}: {} → {}",
+                    md(field),
+                    code(a.as_deref().unwrap_or("(absent)"), false),
+                    code(b.as_deref().unwrap_or("(absent)"), false)
                 );
             }
             Change::Text {
@@ -93,14 +97,15 @@ fn render(out: &mut String, path: &str, node: &Node) {
                 lines_added,
                 ..
             } => {
+                let (fence, lines) = markdown_fence(unified.lines().take(MAX_LINES));
                 let _ = writeln!(
                     out,
-                    "  <details><summary>text: {lines_removed} removed, {lines_added} added</summary>\n\n  ```diff"
+                    "  <details><summary>text: {lines_removed} removed, {lines_added} added</summary>\n\n  {fence}diff"
                 );
-                for line in unified.lines().take(MAX_LINES) {
+                for line in lines {
                     let _ = writeln!(out, "  {line}");
                 }
-                let _ = writeln!(out, "  ```\n  </details>");
+                let _ = writeln!(out, "  {fence}\n  </details>");
             }
             Change::Bytes {
                 first_offset,
@@ -120,7 +125,8 @@ fn render(out: &mut String, path: &str, node: &Node) {
             } => {
                 let _ = writeln!(
                     out,
-                    "  - {field}: {} only in a, {} only in b{}",
+                    "  - {}: {} only in a, {} only in b{}",
+                    md(field),
                     removed.len(),
                     added.len(),
                     if *omitted > 0 {
@@ -130,10 +136,10 @@ fn render(out: &mut String, path: &str, node: &Node) {
                     }
                 );
                 for s in removed.iter().take(5) {
-                    let _ = writeln!(out, "    - `-` `{}`", s.replace('`', "'"));
+                    let _ = writeln!(out, "    - `-` {}", code(s, false));
                 }
                 for s in added.iter().take(5) {
-                    let _ = writeln!(out, "    - `+` `{}`", s.replace('`', "'"));
+                    let _ = writeln!(out, "    - `+` {}", code(s, false));
                 }
             }
             Change::Order {
@@ -143,15 +149,45 @@ fn render(out: &mut String, path: &str, node: &Node) {
             } => {
                 let _ = writeln!(
                     out,
-                    "  - {field}: another order, first difference at #{first_difference}"
+                    "  - {}: another order, first difference at #{first_difference}",
+                    md(field)
                 );
             }
             Change::Note { text } => {
-                let _ = writeln!(out, "  - note: {text}");
+                let _ = writeln!(out, "  - note: {}", md(text));
             }
         }
     }
     if let Some(f) = &node.fallback {
-        let _ = writeln!(out, "  - fallback to {}: {}", f.to, f.reason);
+        let _ = writeln!(out, "  - fallback to {}: {}", f.to, md(&f.reason));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures::hostile_names;
+
+    #[test]
+    fn names_cannot_inject_markdown_or_terminal_sequences() {
+        let md = diff_report(&hostile_names());
+        for raw in ['\r', '\x1b', '\x07', '\u{9b}', '\u{202e}'] {
+            assert!(!md.contains(raw), "raw {raw:?} in:\n{md}");
+        }
+        // Only our own headings start a line with `#`.
+        let headings: Vec<&str> = md.lines().filter(|l| l.trim_start().starts_with('#')).collect();
+        assert_eq!(
+            headings,
+            ["## repro diff: ❌ different", "### Differences"],
+            "{md}"
+        );
+        // The backtick name stays inside one code span: a fence of two backticks around it.
+        assert!(
+            md.contains("- **``a vs b ▸ tick` **[CLICK ME](mailto:evil@example.com)** `end``**"),
+            "{md}"
+        );
+        for line in md.lines().filter(|l| l.contains("CLICK")) {
+            assert_eq!(line.matches("``").count(), 2, "{line}");
+        }
     }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::text::{BOLD, GREEN, RED, TextOptions, YELLOW, paint};
 use crate::attest::SignatureRecord;
+use crate::escape::shown;
 use crate::rebuild::{MatchedBy, REBUILD_SCHEMA_VERSION, RebuildReport};
 
 #[derive(Serialize)]
@@ -74,7 +75,7 @@ pub fn text(r: &RebuildReport, signed: &[(String, String)], opts: TextOptions) -
         if r.recorded.path.is_empty() {
             String::new()
         } else {
-            format!(" folder {}", r.recorded.path)
+            format!(" folder {}", shown(&r.recorded.path))
         },
         r.checkout.display()
     );
@@ -116,16 +117,17 @@ pub fn text(r: &RebuildReport, signed: &[(String, String)], opts: TextOptions) -
             ),
             MatchedBy::Unmatched => String::new(),
         };
-        let _ = writeln!(out, "  {mark} {}{how}", s.name);
+        // Subject names come from the provenance: shown escaped, like every name.
+        let _ = writeln!(out, "  {mark} {}{}", shown(&s.name), shown(&how));
         if let Some(p) = &s.problem {
-            let _ = writeln!(out, "        {p}");
+            let _ = writeln!(out, "        {}", shown(p));
         }
     }
     if r.subjects.is_empty() {
         let _ = writeln!(out, "  (the provenance has no subjects)");
     }
     for n in &r.notes {
-        let _ = writeln!(out, "  note: {n}");
+        let _ = writeln!(out, "  note: {}", shown(n));
     }
     if !signed.is_empty() {
         let _ = writeln!(out, "\n{}", paint(BOLD, "signed"));

@@ -8,6 +8,7 @@ use anstyle::{AnsiColor, Style};
 
 use super::{DiffVerdict, Summary};
 use crate::compare::{Change, Comparison, Node, Status};
+use crate::escape::{shown, text as line};
 
 /// How much of the tree to show.
 #[derive(Debug, Clone, Copy, Default)]
@@ -72,7 +73,7 @@ pub(crate) fn paint(style: Style, text: &str) -> String {
 pub fn diff_report(c: &Comparison, opts: TextOptions) -> String {
     let mut out = String::new();
     let side = |mark: &str, style: Style, i: &crate::compare::InputInfo| {
-        let mut s = format!("{} {}  ({}", paint(style, mark), i.path, i.format);
+        let mut s = format!("{} {}  ({}", paint(style, mark), shown(&i.path), i.format);
         if let Some(n) = i.size {
             let _ = write!(s, ", {}", human_size(n));
         }
@@ -99,13 +100,13 @@ pub fn diff_report(c: &Comparison, opts: TextOptions) -> String {
         c.elapsed.as_secs_f64()
     );
     for e in &c.errors {
-        let _ = writeln!(out, "{} {e}", paint(RED, "error:"));
+        let _ = writeln!(out, "{} {}", paint(RED, "error:"), shown(e));
     }
     if !c.excluded.is_empty() {
         let _ = writeln!(out, "excluded ({}):", c.excluded.len());
         let shown = opts.limit(10, 3).min(c.excluded.len());
         for e in c.excluded.iter().take(shown) {
-            let _ = writeln!(out, "  {e}");
+            let _ = writeln!(out, "  {}", self::shown(e));
         }
         if c.excluded.len() > shown {
             let _ = writeln!(out, "  … {} more (-v shows all)", c.excluded.len() - shown);
@@ -197,7 +198,7 @@ fn render_node_within(
     }
     let mut path: Vec<&str> = parent.to_vec();
     path.push(&node.name);
-    let mut head = paint(BOLD, &path.join(" ▸ "));
+    let mut head = paint(BOLD, &shown(&path.join(" ▸ ")));
     match node.status {
         Status::Added => head = format!("{} {head} (only in b)", paint(GREEN, "+")),
         Status::Removed => head = format!("{} {head} (only in a)", paint(RED, "-")),
@@ -221,7 +222,7 @@ fn render_node_within(
             paint(YELLOW, "fallback:"),
             f.to,
             f.from,
-            f.reason
+            shown(&f.reason)
         );
     }
     for change in &node.changes {
@@ -246,7 +247,7 @@ fn render_node_within(
                 &format!(
                     "… {} more differing members of {} (-v shows all)",
                     telling.len() - limit,
-                    node.name
+                    shown(&node.name)
                 )
             )
         );
@@ -280,10 +281,10 @@ fn render_node_within(
         let _ = writeln!(
             out,
             "{} {} members differ only in {} (-v lists them), e.g. {}:",
-            paint(BOLD, &path.join(" ▸ ")),
+            paint(BOLD, &shown(&path.join(" ▸ "))),
             nodes.len(),
-            fields.join(", "),
-            example.name
+            shown(&fields.join(", ")),
+            shown(&example.name)
         );
         for change in &example.changes {
             render_change(out, change, opts);
@@ -291,8 +292,8 @@ fn render_node_within(
     }
 }
 
-fn or_absent(v: &Option<String>) -> &str {
-    v.as_deref().unwrap_or("(absent)")
+fn or_absent(v: &Option<String>) -> std::borrow::Cow<'_, str> {
+    v.as_deref().map_or("(absent)".into(), shown)
 }
 
 fn render_change(out: &mut String, change: &Change, opts: TextOptions) {
@@ -300,9 +301,10 @@ fn render_change(out: &mut String, change: &Change, opts: TextOptions) {
         Change::Field { field, a, b } => {
             let _ = writeln!(
                 out,
-                "  {field}: {} → {}",
-                paint(RED, or_absent(a)),
-                paint(GREEN, or_absent(b))
+                "  {}: {} → {}",
+                shown(field),
+                paint(RED, &or_absent(a)),
+                paint(GREEN, &or_absent(b))
             );
         }
         Change::Text {
@@ -322,15 +324,18 @@ fn render_change(out: &mut String, change: &Change, opts: TextOptions) {
             );
             let limit = opts.limit(DIFF_LINES, BRIEF_DIFF_LINES);
             let total = unified.lines().count();
-            for line in unified.lines().take(limit) {
-                let styled = if line.starts_with('+') {
-                    paint(GREEN, line)
-                } else if line.starts_with('-') {
-                    paint(RED, line)
-                } else if line.starts_with("@@") {
-                    paint(CYAN, line)
+            for raw in unified.lines().take(limit) {
+                // Content lines are not names: escaped in full, so that a literal `\x1b` and
+                // an ESC byte do not look alike.
+                let text = line(raw);
+                let styled = if raw.starts_with('+') {
+                    paint(GREEN, &text)
+                } else if raw.starts_with('-') {
+                    paint(RED, &text)
+                } else if raw.starts_with("@@") {
+                    paint(CYAN, &text)
                 } else {
-                    line.to_string()
+                    text.into_owned()
                 };
                 let _ = writeln!(out, "    {styled}");
             }
@@ -352,8 +357,8 @@ fn render_change(out: &mut String, change: &Change, opts: TextOptions) {
                 "  bytes: {differing_bytes} differ, first at offset {first_offset} (0x{first_offset:x})"
             );
             for (mark, style, dump) in [("a", RED, &hexdump.a), ("b", GREEN, &hexdump.b)] {
-                for line in dump.lines().take(opts.limit(usize::MAX, BRIEF_HEX_LINES)) {
-                    let _ = writeln!(out, "    {} {line}", paint(style, mark));
+                for l in dump.lines().take(opts.limit(usize::MAX, BRIEF_HEX_LINES)) {
+                    let _ = writeln!(out, "    {} {}", paint(style, mark), line(l));
                 }
             }
         }
@@ -365,7 +370,8 @@ fn render_change(out: &mut String, change: &Change, opts: TextOptions) {
         } => {
             let _ = writeln!(
                 out,
-                "  {field}: {} strings only in a, {} only in b{}",
+                "  {}: {} strings only in a, {} only in b{}",
+                shown(field),
                 removed.len(),
                 added.len(),
                 if *omitted > 0 {
@@ -377,7 +383,7 @@ fn render_change(out: &mut String, change: &Change, opts: TextOptions) {
             let limit = opts.limit(STRINGS_SHOWN, BRIEF_STRINGS);
             for (mark, style, list) in [("-", RED, removed), ("+", GREEN, added)] {
                 for s in list.iter().take(limit) {
-                    let _ = writeln!(out, "    {}", paint(style, &format!("{mark} {s}")));
+                    let _ = writeln!(out, "    {}", paint(style, &format!("{mark} {}", shown(s))));
                 }
                 if list.len() > limit {
                     let _ = writeln!(
@@ -396,19 +402,21 @@ fn render_change(out: &mut String, change: &Change, opts: TextOptions) {
         } => {
             let _ = writeln!(
                 out,
-                "  {field}: same members in another order, first difference at #{first_difference}"
+                "  {}: same members in another order, first difference at #{first_difference}",
+                shown(field)
             );
             let limit = opts.limit(usize::MAX, BRIEF_ORDER);
             for (mark, style, list) in [("a:", RED, a), ("b:", GREEN, b)] {
-                let mut shown = list.iter().take(limit).cloned().collect::<Vec<_>>().join(", ");
+                let mut names =
+                    shown(&list.iter().take(limit).cloned().collect::<Vec<_>>().join(", ")).into_owned();
                 if list.len() > limit {
-                    let _ = write!(shown, ", … {} more (-v)", list.len() - limit);
+                    let _ = write!(names, ", … {} more (-v)", list.len() - limit);
                 }
-                let _ = writeln!(out, "    {} {shown}", paint(style, mark));
+                let _ = writeln!(out, "    {} {names}", paint(style, mark));
             }
         }
         Change::Note { text } => {
-            let _ = writeln!(out, "  {} {text}", paint(YELLOW, "note:"));
+            let _ = writeln!(out, "  {} {}", paint(YELLOW, "note:"), shown(text));
         }
     }
 }
@@ -462,6 +470,29 @@ mod tests {
         // Diffs are cut shorter.
         assert!(brief.contains("more diff lines (-v)"), "{brief}");
         assert!(full.contains("29 LINE 39"));
+    }
+
+    #[test]
+    fn hostile_names_are_shown_escaped_and_apart() {
+        let c = crate::report::fixtures::hostile_names();
+        let out = plain(&diff_report(&c, TextOptions::new(true, false)));
+        for raw in ['\r', '\x1b', '\x07', '\u{9b}', '\u{202e}'] {
+            assert!(!out.contains(raw), "raw {raw:?} in:\n{out}");
+        }
+        // No name adds a line of its own, and names that differed only in an escape sequence
+        // still differ.
+        assert!(!out.lines().any(|l| l.starts_with("# repro")), "{out}");
+        for shown in [
+            "cr\\x0dover",
+            "c1\\u{9b}31m",
+            "esc\\x1b[31mRED\\x1b[0m",
+            "esc\\x1b[32mRED\\x1b[0m",
+            "osc\\x1b]0;TITLE\\x07",
+            "rlo\\u{202e}txt.exe",
+            "nl\\x0a\\x0a# repro: identical ✅\\x0a\\x0ax",
+        ] {
+            assert!(out.contains(shown), "{shown} not in:\n{out}");
+        }
     }
 
     #[test]

@@ -168,7 +168,9 @@ pub(super) fn parse(data: &[u8], max_entries: u64) -> Result<Archive, CompareErr
             }
         };
         let start = pos + HEADER_LEN;
-        let name_field = String::from_utf8_lossy(raw_name);
+        // Names are kept in shown form (`crate::escape`), which tells apart names that differ
+        // only in bytes that are not UTF-8; the special names are plain ASCII either way.
+        let name_field = crate::escape::name(raw_name);
         let name_field = name_field.trim_end_matches(' ');
         // GNU's symbol and long-name tables keep their data inside even a thin archive.
         let special = matches!(name_field, "/" | "//" | "/SYM64/");
@@ -221,9 +223,11 @@ pub(super) fn parse(data: &[u8], max_entries: u64) -> Result<Archive, CompareErr
                     ))
                 })?;
                 let name_bytes = data.get(start..name_end).unwrap_or_default();
-                let name = String::from_utf8_lossy(name_bytes)
-                    .trim_end_matches('\0')
-                    .to_string();
+                let mut name_bytes = name_bytes;
+                while let Some(rest) = name_bytes.strip_suffix(&[0]) {
+                    name_bytes = rest;
+                }
+                let name = crate::escape::name(name_bytes);
                 content = name_end..end;
                 let kind = bsd_kind(&name);
                 (name, kind)
@@ -307,7 +311,7 @@ fn long_name(data: &[u8], table: Range<usize>, offset: usize) -> Result<String, 
     })?;
     let line = rest.split(|&c| c == b'\n').next().unwrap_or_default();
     let line = line.strip_suffix(b"/").unwrap_or(line);
-    Ok(String::from_utf8_lossy(line).into_owned())
+    Ok(crate::escape::name(line))
 }
 
 /// One symbol of a symbol table and the header offset of the member defining it.

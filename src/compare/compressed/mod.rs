@@ -4,6 +4,9 @@
 //! Both sides are first decoded once, in parallel, to a digest: that finds corrupt or
 //! truncated streams and compression bombs before any structural comparator sees them, counts
 //! gzip members, and settles the common case of identical content with different headers.
+//! Every decoded byte counts against its input's expansion budget (shared with everything
+//! else inside that input). Content of moderate size is kept from that first decoding, so a
+//! stream nested in a stream is decoded once per level: depth costs linear time.
 
 mod header;
 
@@ -13,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::binary::BinaryComparator;
 use super::tar::diff_fields;
-use super::{Change, Codec, Comparator, CompareError, Context, Fallback, Format, Node, Sides, Source};
+use super::{Change, Codec, Comparator, CompareError, Context, Fallback, Format, Node, Side, Sides, Source};
 use header::Fields;
 
 pub struct CompressedComparator;
@@ -21,6 +24,11 @@ pub struct CompressedComparator;
 const BUF: usize = 256 << 10;
 /// Decoded bytes between two checks of the time budget.
 const TIME_CHECK_BYTES: u64 = 64 << 20;
+/// Decoded content up to this size (and `max_member_bytes`) is kept from the first decoding
+/// for the comparison of the content, instead of being decoded again from the stream (and
+/// every stream around it) by each reader. Small, so that a large stream, which is streamed
+/// anyway, costs little for having been kept at first.
+const KEEP_DECODED: u64 = 8 << 20;
 
 fn codec(format: Format) -> Option<Codec> {
     match format {
@@ -47,7 +55,7 @@ impl Comparator for CompressedComparator {
             return Err(CompareError::malformed("compressed stream", "unknown format"));
         };
         let (mut fa, mut fb) = (header::fields(codec, &ha), header::fields(codec, &hb));
-        let (da, db) = rayon::join(|| decode(cx, codec, a), || decode(cx, codec, b));
+        let (da, db) = rayon::join(|| decode(cx, codec, a, Side::A), || decode(cx, codec, b, Side::B));
         // Counts from a stream that failed to decode would be partial: leave them out.
         if let (Ok(x), Ok(y)) = (&da, &db) {
             add_stream_fields(codec, x, a, &mut fa);
@@ -85,10 +93,14 @@ impl Comparator for CompressedComparator {
         }
         let name = inner_name(&node.name, header::gzip_name(&fa).or(header::gzip_name(&fb)));
         let limit = cx.options().max_member_bytes;
+        let inner = |kept: Option<Vec<u8>>, trailing: u64, src: &Source| match kept {
+            Some(bytes) => Source::memory(bytes),
+            None => content(codec, src, trailing, limit),
+        };
         let child = cx.compare(
             &name,
-            &content(codec, a, da.trailing, limit),
-            &content(codec, b, db.trailing, limit),
+            &inner(da.kept, da.trailing, a),
+            &inner(db.kept, db.trailing, b),
         );
         node.push_child(child);
         Ok(())
@@ -118,6 +130,8 @@ struct Decoded {
     members: Option<u64>,
     /// Bytes after the last gzip member that are not another member.
     trailing: u64,
+    /// The decoded content, when it was small enough to keep.
+    kept: Option<Vec<u8>>,
 }
 
 /// Fields that need the whole stream: member/frame/block counts, trailing data.
@@ -170,19 +184,22 @@ impl<R: Read> Read for RawHash<R> {
     }
 }
 
-/// Hashes decoded bytes, enforcing the expansion budget and the time budget.
+/// Hashes decoded bytes (keeping them while they are few), charging them to the input's
+/// expansion budget and checking the time budget.
 struct Sink<'c, 'e> {
     cx: &'c Context<'e>,
+    side: Side,
     codec: Codec,
     hasher: Sha256,
     len: u64,
     next_time_check: u64,
+    kept: Option<Vec<u8>>,
+    keep_limit: u64,
 }
 
 impl Sink<'_, '_> {
     /// Reads `r` to its end into the digest.
     fn pump(&mut self, mut r: impl Read, buf: &mut [u8]) -> Result<(), CompareError> {
-        let limit = self.cx.options().max_expanded_bytes;
         loop {
             let n = match r.read(buf) {
                 Ok(0) => return Ok(()),
@@ -190,17 +207,19 @@ impl Sink<'_, '_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.corrupt(e)),
             };
+            self.cx.charge(self.side, n as u64)?;
             self.len = self.len.saturating_add(n as u64);
-            if self.len > limit {
-                return Err(CompareError::Budget(format!(
-                    "decompresses to more than {limit} bytes (expansion limit)"
-                )));
-            }
             if self.len >= self.next_time_check {
                 self.cx.check_time()?;
                 self.next_time_check = self.len.saturating_add(TIME_CHECK_BYTES);
             }
-            self.hasher.update(buf.get(..n).unwrap_or_default());
+            let chunk = buf.get(..n).unwrap_or_default();
+            self.hasher.update(chunk);
+            if self.len > self.keep_limit {
+                self.kept = None;
+            } else if let Some(k) = self.kept.as_mut() {
+                k.extend_from_slice(chunk);
+            }
         }
     }
 
@@ -209,8 +228,8 @@ impl Sink<'_, '_> {
     }
 }
 
-/// Decodes `src` to its end, without keeping it.
-fn decode(cx: &Context<'_>, codec: Codec, src: &Source) -> Result<Decoded, CompareError> {
+/// Decodes `src` (from input `side`) to its end, keeping the content only when it is small.
+fn decode(cx: &Context<'_>, codec: Codec, src: &Source, side: Side) -> Result<Decoded, CompareError> {
     let mut raw = RawHash {
         inner: src.open()?,
         hasher: Sha256::new(),
@@ -218,10 +237,13 @@ fn decode(cx: &Context<'_>, codec: Codec, src: &Source) -> Result<Decoded, Compa
     };
     let mut sink = Sink {
         cx,
+        side,
         codec,
         hasher: Sha256::new(),
         len: 0,
         next_time_check: TIME_CHECK_BYTES,
+        kept: Some(Vec::new()),
+        keep_limit: KEEP_DECODED.min(cx.options().max_member_bytes),
     };
     let mut buf = vec![0u8; BUF];
     let (mut members, mut trailing) = (None, 0);
@@ -243,6 +265,7 @@ fn decode(cx: &Context<'_>, codec: Codec, src: &Source) -> Result<Decoded, Compa
         raw_len: raw.len,
         members,
         trailing,
+        kept: sink.kept,
     })
 }
 

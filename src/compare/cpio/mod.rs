@@ -163,8 +163,8 @@ fn member_node(
     } else if ma.is_symlink() && mb.is_symlink() {
         changes.push(Change::field(
             "symlink target",
-            String::from_utf8_lossy(x),
-            String::from_utf8_lossy(y),
+            crate::escape::name(x),
+            crate::escape::name(y),
         ));
         None
     } else if x.is_empty() && y.is_empty() {

@@ -234,7 +234,7 @@ pub(super) fn parse(data: &[u8], max_entries: u64) -> Result<Archive, CompareErr
         let raw_name = data.get(name_start..name_end).unwrap_or_default();
         // The name size counts the terminating NUL.
         let raw_name = raw_name.strip_suffix(&[0]).unwrap_or(raw_name);
-        m.name = String::from_utf8_lossy(raw_name).into_owned();
+        m.name = crate::escape::name(raw_name);
         let data_start = if variant == Variant::Odc {
             name_end
         } else {

@@ -97,24 +97,14 @@ pub(crate) fn diff_lists(field: &str, a: &[String], b: &[String]) -> Option<Chan
     change(field, &removed, &added, |s| show(s.as_bytes()))
 }
 
-/// Bytes shown as text: invalid UTF-8 replaced, control characters escaped, long strings cut.
+/// Bytes shown as text (`crate::escape`: undecodable bytes and hidden characters escaped),
+/// long strings cut.
 pub(crate) fn show(s: &[u8]) -> String {
-    let text = String::from_utf8_lossy(s);
-    let mut out = String::with_capacity(text.len().min(MAX_CHARS + 8));
-    for (i, c) in text.chars().enumerate() {
-        if i == MAX_CHARS {
-            out.push_str(&format!("… ({} bytes)", s.len()));
-            break;
-        }
-        match c {
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
+    let shown = crate::escape::name(s);
+    match shown.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &shown[..cut], s.len()),
+        None => shown,
     }
-    out
 }
 
 #[cfg(test)]
@@ -163,6 +153,6 @@ mod tests {
         assert_eq!(omitted, 7);
         let long = vec![b'a'; MAX_CHARS + 10];
         assert!(show(&long).ends_with(&format!("… ({} bytes)", MAX_CHARS + 10)));
-        assert_eq!(show(b"a\nb\x01\xff"), "a\\nb\\x01\u{fffd}");
+        assert_eq!(show(b"a\nb\x01\xff"), "a\\x0ab\\x01\\xff");
     }
 }

@@ -8,7 +8,7 @@ mod scan;
 use std::collections::HashMap;
 
 use super::binary::BinaryComparator;
-use super::{Change, Comparator, CompareError, Context, Format, Node, Pair, Sides, Source, Status};
+use super::{Change, Comparator, CompareError, Context, Format, Node, Pair, Side, Sides, Source, Status};
 use scan::{Member, Scan};
 
 pub struct TarComparator;
@@ -23,7 +23,7 @@ impl Comparator for TarComparator {
     }
 
     fn compare(&self, cx: &Context<'_>, a: &Source, b: &Source, node: &mut Node) -> Result<(), CompareError> {
-        let (sa, sb) = rayon::join(|| scan::scan(cx, a), || scan::scan(cx, b));
+        let (sa, sb) = rayon::join(|| scan::scan(cx, a, Side::A), || scan::scan(cx, b, Side::B));
         let (sa, sb) = (sa?, sb?);
         // The engine would otherwise read both streams again to fill these.
         node.sha256 = Some(Sides::new(sa.sha256.clone(), sb.sha256.clone()));
@@ -253,7 +253,7 @@ fn compare_contents(
             let (Some(ba), Some(bb)) = (xa.remove(&w.ia), xb.remove(&w.ib)) else {
                 return Err(CompareError::malformed(
                     "tar",
-                    format!("member {:?} was not found again on the second read", w.label),
+                    format!("member {} was not found again on the second read", w.label),
                 ));
             };
             pairs.push(Pair {

@@ -1,7 +1,11 @@
 //! Reading one side of a tar stream with bounded memory: pass 1 records every member's header
 //! metadata and content digest (plus the digest of the whole stream), pass 2 pulls the bytes of
-//! a chosen few members. Both walk the stream through the tar crate, behind readers that enforce
-//! the expansion budget and cap what the crate may buffer for extension headers.
+//! a chosen few members. Both walk the stream through the tar crate, behind readers that check
+//! the time budget and cap what the crate may buffer for extension headers. Pass 1 counts
+//! against the input's expansion budget the stream of a plain tar (a decoded stream was
+//! counted by its decoder) and what the tar crate makes up on top — the holes of sparse
+//! members — as it is read; a member left unread is skipped in the stream, never by producing
+//! its holes.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -12,7 +16,8 @@ use std::rc::Rc;
 use sha2::{Digest, Sha256};
 
 use super::super::source::read_limited;
-use super::super::{CompareError, Context, Source};
+use super::super::{CompareError, Context, Side, Source};
+use crate::escape;
 use crate::units::timestamp;
 
 /// Most bytes the tar crate may read between two members: padding, headers, GNU long names,
@@ -169,7 +174,8 @@ fn show_time(v: u64) -> String {
 /// Why a reader stopped on purpose; carried inside an `io::Error` through the tar crate.
 #[derive(Debug)]
 enum Stop {
-    Expanded(u64),
+    /// The input's expansion budget is spent (the message says so).
+    Expanded(String),
     Extension,
     /// The time budget ran out in the middle of a large member.
     Time(String),
@@ -178,8 +184,7 @@ enum Stop {
 impl std::fmt::Display for Stop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Stop::Expanded(limit) => write!(f, "more than {limit} bytes decoded (expansion limit)"),
-            Stop::Time(msg) => f.write_str(msg),
+            Stop::Expanded(msg) | Stop::Time(msg) => f.write_str(msg),
             Stop::Extension => write!(
                 f,
                 "an extension header (long name, PAX records or sparse map) is larger than {EXTENSION_ALLOWANCE} bytes"
@@ -199,13 +204,14 @@ pub(super) fn tar_error(e: io::Error) -> CompareError {
     }
 }
 
-/// Counts (and optionally hashes) every decoded byte, failing past the expansion budget.
-/// Also checks the time budget every `TIME_CHECK_BYTES`, as one member can be huge.
+/// Counts (and optionally hashes) every byte of the stream, charging them to `charge`'s
+/// expansion budget when given, and checks the time budget every `TIME_CHECK_BYTES`, as one
+/// member can be huge.
 struct Hashing<'c, 'e, R> {
     inner: R,
     hasher: Option<Sha256>,
     count: u64,
-    limit: u64,
+    charge: Option<Side>,
     cx: &'c Context<'e>,
     next_time_check: u64,
 }
@@ -213,10 +219,12 @@ struct Hashing<'c, 'e, R> {
 impl<R: Read> Read for Hashing<'_, '_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count = self.count.saturating_add(n as u64);
-        if self.count > self.limit {
-            return Err(io::Error::other(Stop::Expanded(self.limit)));
+        if let Some(side) = self.charge
+            && let Err(e) = self.cx.charge(side, n as u64)
+        {
+            return Err(io::Error::other(Stop::Expanded(e.to_string())));
         }
+        self.count = self.count.saturating_add(n as u64);
         if self.count >= self.next_time_check {
             self.next_time_check = self.count.saturating_add(TIME_CHECK_BYTES);
             if let Err(e) = self.cx.check_time() {
@@ -273,16 +281,22 @@ struct Walked {
     len: u64,
 }
 
-/// Walks the members of `src` in order; with `hash`, reads to the end of the stream (padding
-/// and anything after the end-of-archive blocks included) and returns its digest.
-fn walk(cx: &Context<'_>, src: &Source, hash: bool, v: &mut impl Visitor) -> Result<Walked, CompareError> {
-    let opts = cx.options();
+/// Walks the members of `src` in order; with `hash` (pass 1, of input `hash`), reads to the end
+/// of the stream (padding and anything after the end-of-archive blocks included) and returns
+/// its digest.
+fn walk(
+    cx: &Context<'_>,
+    src: &Source,
+    hash: Option<Side>,
+    v: &mut impl Visitor,
+) -> Result<Walked, CompareError> {
     let track = Rc::new(Track::default());
     let hashing = Hashing {
         inner: src.open()?,
-        hasher: hash.then(Sha256::new),
+        hasher: hash.map(|_| Sha256::new()),
         count: 0,
-        limit: opts.max_expanded_bytes,
+        // A decoded stream was counted by its decoder.
+        charge: hash.filter(|_| !matches!(src, Source::Decoded { .. })),
         cx,
         next_time_check: TIME_CHECK_BYTES,
     };
@@ -292,7 +306,7 @@ fn walk(cx: &Context<'_>, src: &Source, hash: bool, v: &mut impl Visitor) -> Res
     };
     let mut archive = tar::Archive::new(reader);
     let flow = each_member(cx, &mut archive, &track, v)?;
-    if flow == Flow::Stop || !hash {
+    if flow == Flow::Stop || hash.is_none() {
         return Ok(Walked {
             sha256: None,
             len: track.pos.get(),
@@ -318,10 +332,16 @@ fn each_member<R: Read>(
     let opts = cx.options();
     let mut entries = archive.entries().map_err(tar_error)?;
     let mut index = 0usize;
+    // Stream bytes of the previous member that the crate will skip before the next header.
+    let mut unread = 0u64;
     loop {
-        track
-            .ceiling
-            .set(track.pos.get().saturating_add(EXTENSION_ALLOWANCE));
+        track.ceiling.set(
+            track
+                .pos
+                .get()
+                .saturating_add(unread)
+                .saturating_add(EXTENSION_ALLOWANCE),
+        );
         let Some(entry) = entries.next() else {
             return Ok(Flow::Continue);
         };
@@ -339,21 +359,30 @@ fn each_member<R: Read>(
         if v.member(index, &mut entry)? == Flow::Stop {
             return Ok(Flow::Stop);
         }
-        // Whatever the visitor left unread is skipped here, so that the next header is read
-        // within the allowance.
-        io::copy(&mut entry, &mut io::sink()).map_err(tar_error)?;
+        // Whatever the visitor left unread is skipped, so that the next header is read within
+        // the allowance: by reading it, or for a sparse member (whose reader would make up its
+        // holes, possibly petabytes of them) by letting the crate skip its stored bytes.
+        unread = if entry.header().entry_type().is_gnu_sparse() {
+            let stored = entry.header().entry_size().map_err(tar_error)?;
+            stored.div_ceil(512).saturating_mul(512)
+        } else {
+            io::copy(&mut entry, &mut io::sink()).map_err(tar_error)?;
+            0
+        };
         index += 1;
     }
 }
 
 /// Pass 1 over one side.
-pub(super) fn scan(cx: &Context<'_>, src: &Source) -> Result<Scan, CompareError> {
+pub(super) fn scan(cx: &Context<'_>, src: &Source, side: Side) -> Result<Scan, CompareError> {
     let mut v = Recorder {
+        cx,
+        side,
         members: Vec::new(),
         formats: Vec::new(),
         buf: vec![0u8; CHUNK],
     };
-    let w = walk(cx, src, true, &mut v)?;
+    let w = walk(cx, src, Some(side), &mut v)?;
     let mut formats = v.formats;
     formats.sort_unstable();
     Ok(Scan {
@@ -364,15 +393,19 @@ pub(super) fn scan(cx: &Context<'_>, src: &Source) -> Result<Scan, CompareError>
     })
 }
 
-struct Recorder {
+struct Recorder<'c, 'e> {
+    cx: &'c Context<'e>,
+    /// The input the stream comes from, whose expansion budget the holes count against.
+    side: Side,
     members: Vec<Member>,
     formats: Vec<&'static str>,
     buf: Vec<u8>,
 }
 
-impl Visitor for Recorder {
+impl Visitor for Recorder<'_, '_> {
     fn member<R: Read>(&mut self, _index: usize, e: &mut tar::Entry<'_, R>) -> Result<Flow, CompareError> {
-        let path = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        // Shown names are injective: two paths that differ in bytes stay two keys.
+        let path = escape::name(&e.path_bytes());
         let h = e.header();
         let kind = h.entry_type().as_byte();
         let old = h.as_old();
@@ -383,7 +416,7 @@ impl Visitor for Recorder {
         } else {
             "v7"
         };
-        let name = |b: Option<&[u8]>| -> Box<str> { String::from_utf8_lossy(b.unwrap_or_default()).into() };
+        let name = |b: Option<&[u8]>| -> Box<str> { escape::name(b.unwrap_or_default()).into() };
         let device = matches!(kind, b'3' | b'4').then(|| {
             let n = |r: io::Result<Option<u32>>| match r {
                 Ok(Some(v)) => Num::Value(u64::from(v)),
@@ -401,7 +434,7 @@ impl Visitor for Recorder {
             size: e.size(),
             uname: name(h.username_bytes()),
             gname: name(h.groupname_bytes()),
-            link: e.link_name_bytes().map(|l| String::from_utf8_lossy(&l).into()),
+            link: e.link_name_bytes().map(|l| escape::name(&l).into()),
             device,
             pax: Vec::new(),
             name: None,
@@ -424,12 +457,12 @@ impl Visitor for Recorder {
             digest,
             len: read,
             kept: body,
-        } = hash_content(e, &mut self.buf, global)?;
+        } = hash_content(self, e, global)?;
         if read != meta.size {
             return Err(CompareError::malformed(
                 "tar",
                 format!(
-                    "truncated archive: member {path:?} has {read} of {} bytes",
+                    "truncated archive: member {path} has {read} of {} bytes",
                     meta.size
                 ),
             ));
@@ -461,15 +494,20 @@ struct Content {
     kept: Option<Vec<u8>>,
 }
 
-/// Hashes a member's content; with `keep`, also returns it when it fits the allowance.
+/// Hashes a member's content; with `keep`, also returns it when it fits the allowance. The
+/// bytes of a sparse member are charged to the input's expansion budget (its holes come from
+/// nowhere), and the time budget is checked as bytes come, however they are made.
 fn hash_content<R: Read>(
+    r: &mut Recorder<'_, '_>,
     e: &mut tar::Entry<'_, R>,
-    buf: &mut [u8],
     keep: bool,
 ) -> Result<Content, CompareError> {
+    let sparse = e.header().entry_type().is_gnu_sparse();
     let mut h = Sha256::new();
     let mut read = 0u64;
+    let mut next_time_check = TIME_CHECK_BYTES;
     let mut kept = keep.then(Vec::new);
+    let buf = &mut r.buf;
     loop {
         let n = match e.read(buf) {
             Ok(0) => break,
@@ -477,9 +515,16 @@ fn hash_content<R: Read>(
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => return Err(tar_error(err)),
         };
+        if sparse {
+            r.cx.charge(r.side, n as u64)?;
+        }
         let chunk = buf.get(..n).unwrap_or_default();
         h.update(chunk);
         read = read.saturating_add(n as u64);
+        if read >= next_time_check {
+            r.cx.check_time()?;
+            next_time_check = read.saturating_add(TIME_CHECK_BYTES);
+        }
         if let Some(k) = kept.as_mut() {
             if read <= EXTENSION_ALLOWANCE {
                 k.extend_from_slice(chunk);
@@ -504,7 +549,7 @@ fn records(exts: tar::PaxExtensions<'_>, local: bool) -> Vec<(Box<str>, Box<str>
             out.push(("(malformed)".into(), "a PAX record does not parse".into()));
             break;
         };
-        let key = String::from_utf8_lossy(ext.key_bytes());
+        let key = escape::name(ext.key_bytes());
         if local && (key == "path" || key == "linkpath") {
             continue;
         }
@@ -514,9 +559,9 @@ fn records(exts: tar::PaxExtensions<'_>, local: bool) -> Vec<(Box<str>, Box<str>
 }
 
 fn short_value(v: &[u8]) -> String {
-    let s = String::from_utf8_lossy(v);
+    let s = escape::name(v);
     if s.chars().count() <= MAX_VALUE_CHARS {
-        return s.into_owned();
+        return s;
     }
     format!("({} bytes, sha256 {})", v.len(), hex::encode(Sha256::digest(v)))
 }
@@ -539,7 +584,7 @@ pub(super) fn extract(
         out: HashMap::new(),
     };
     if !v.wanted.is_empty() {
-        walk(cx, src, false, &mut v)?;
+        walk(cx, src, None, &mut v)?;
     }
     Ok(v.out)
 }
@@ -575,7 +620,7 @@ mod tests {
 
     #[test]
     fn budget_errors_are_told_apart() {
-        let e = io::Error::other(Stop::Expanded(10));
+        let e = io::Error::other(Stop::Expanded("more than 10 bytes".into()));
         assert!(matches!(tar_error(e), CompareError::Budget(_)));
         let e = io::Error::other(Stop::Extension);
         assert!(matches!(tar_error(e), CompareError::Malformed { .. }));

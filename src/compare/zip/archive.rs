@@ -64,7 +64,7 @@ pub(super) struct Archive {
     pub comment: Vec<u8>,
     /// Offset of the central directory.
     pub cd_start: u64,
-    /// Names listed more than once, with how many times (the crate keeps only the last).
+    /// Names listed more than once (shown), with how many times (the crate keeps only the last).
     pub duplicates: Vec<(String, usize)>,
 }
 
@@ -96,7 +96,7 @@ impl Archive {
             let decoded = e
                 .name()
                 .map(|n| n.into_owned())
-                .unwrap_or_else(|_| String::from_utf8_lossy(e.name_raw()).into_owned());
+                .unwrap_or_else(|_| crate::escape::name(e.name_raw()));
             // Two raw names can decode alike (UTF-8 and CP437); keep keys unique per side.
             let name = match names.get(&decoded) {
                 None => decoded,
@@ -247,7 +247,7 @@ fn duplicate_names(blob: &[u8], cd_start: u64, max_entries: u64) -> Vec<(String,
         .into_iter()
         .filter_map(|name| {
             let n = *counts.get(name)?;
-            (n > 1).then(|| (String::from_utf8_lossy(name).into_owned(), n))
+            (n > 1).then(|| (crate::escape::name(name), n))
         })
         .collect()
 }

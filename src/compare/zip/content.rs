@@ -2,36 +2,32 @@
 //! decompression), otherwise decompressed within the budgets and, when the decompressed bytes
 //! differ, sent back through the engine so nested formats are compared all the way down.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::super::{Change, Context, Node, Source};
+use super::super::binary::BinaryComparator;
+use super::super::{Change, Comparator, CompareError, Context, Fallback, Node, Side as Input, Source};
 use super::archive::{Archive, Entry, Handle};
 
-/// Bytes one archive may still expand to (`Options::max_expanded_bytes`), shared by the
-/// workers decompressing its entries.
+/// One side's share of its input's expansion budget (`Context::charge`), as the workers
+/// decompressing this archive's entries use it: a refusal is remembered so the archive can
+/// say so once.
 pub(super) struct Budget {
-    left: AtomicU64,
+    side: Input,
     spent: AtomicBool,
 }
 
 impl Budget {
-    pub(super) fn new(bytes: u64) -> Self {
+    pub(super) fn new(side: Input) -> Self {
         Budget {
-            left: AtomicU64::new(bytes),
+            side,
             spent: AtomicBool::new(false),
         }
     }
 
-    /// Reserves `n` bytes; a refusal is remembered so the archive can say so once.
-    fn take(&self, n: u64) -> bool {
-        let ok = self
-            .left
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| left.checked_sub(n))
-            .is_ok();
-        if !ok {
-            self.spent.store(true, Ordering::Relaxed);
-        }
-        ok
+    /// Counts `n` decompressed bytes against the input's budget.
+    fn take(&self, cx: &Context<'_>, n: u64) -> Result<(), CompareError> {
+        cx.charge(self.side, n)
+            .inspect_err(|_| self.spent.store(true, Ordering::Relaxed))
     }
 
     /// Whether some entry was left undecompressed because the budget ran out.
@@ -100,17 +96,29 @@ pub(super) fn compare(cx: &Context<'_>, name: &str, a: Side<'_>, b: Side<'_>) ->
             "content not compared: its declared size of {largest} bytes is over the in-memory limit of {limit} bytes"
         ));
     }
-    if !a.budget.take(ea.size) || !b.budget.take(eb.size) {
-        return Outcome::note(format!(
-            "content not compared: the archive's expansion budget of {} bytes is spent",
-            cx.options().max_expanded_bytes
-        ));
+    if let Err(e) = cx
+        .check_time()
+        .and_then(|()| a.budget.take(cx, ea.size))
+        .and_then(|()| b.budget.take(cx, eb.size))
+    {
+        return over_budget(cx, name, (sa, sb), e);
     }
     let (ha, hb) = (a.handle, b.handle);
     let (ra, rb) = rayon::join(
         || Archive::decompress(ha, ea, limit),
         || Archive::decompress(hb, eb, limit),
     );
+    // The declared size is only a hint: whatever came out beyond it counts too.
+    let beyond = |r: &Result<Vec<u8>, String>, e: &Entry| {
+        r.as_ref().map_or(0, |v| (v.len() as u64).saturating_sub(e.size))
+    };
+    if let Err(e) = a
+        .budget
+        .take(cx, beyond(&ra, ea))
+        .and_then(|()| b.budget.take(cx, beyond(&rb, eb)))
+    {
+        return over_budget(cx, name, (sa, sb), e);
+    }
     match (ra, rb) {
         (Ok(x), Ok(y)) if x == y => {
             if ea.central.method == eb.central.method && ea.compressed_size == eb.compressed_size {
@@ -149,6 +157,30 @@ fn stored_bytes(cx: &Context<'_>, name: &str, (sa, sb): (&[u8], &[u8]), note: St
     Outcome {
         notes: vec![Change::note(note)],
         node: differing(cx.compare(name, &Source::memory(sa.to_vec()), &Source::memory(sb.to_vec()))),
+    }
+}
+
+/// The entry's node when a budget (its input's expansion budget, the time budget) is spent:
+/// the stored bytes compared as bytes, with the reason as a visible fallback.
+fn over_budget(cx: &Context<'_>, name: &str, (sa, sb): (&[u8], &[u8]), e: CompareError) -> Outcome {
+    let mut n = Node::new(name);
+    let budget = if cx.out_of_time() { "time" } else { "expansion" };
+    n.changes.push(Change::note(format!(
+        "content not decompressed: the {budget} budget is spent"
+    )));
+    n.fallback = Some(Fallback {
+        from: "zip".into(),
+        to: "binary".into(),
+        reason: format!("{e}; the stored (compressed) bytes are compared"),
+    });
+    let (xa, xb) = (Source::memory(sa.to_vec()), Source::memory(sb.to_vec()));
+    if let Err(e) = BinaryComparator.compare(cx, &xa, &xb, &mut n) {
+        n.changes
+            .push(Change::note(format!("could not be compared: {e}")));
+    }
+    Outcome {
+        notes: Vec::new(),
+        node: Some(n),
     }
 }
 

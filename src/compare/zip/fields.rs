@@ -75,8 +75,8 @@ pub(super) fn header_changes(a: &Archive, ea: &Entry, b: &Archive, eb: &Entry) -
     if ma != mb {
         out.push(Change::field(
             "comment",
-            String::from_utf8_lossy(ma),
-            String::from_utf8_lossy(mb),
+            crate::escape::name(ma),
+            crate::escape::name(mb),
         ));
     }
     let central = extra_changes("extra", a.bytes(&ca.extra), b.bytes(&cb.extra));

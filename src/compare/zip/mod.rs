@@ -17,7 +17,9 @@ use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
-use super::{Change, Comparator, CompareError, Context, Format, Node, Options, Source, Status};
+use super::{
+    Change, Comparator, CompareError, Context, Format, Node, Options, Side as Input, Source, Status,
+};
 use archive::{Archive, Entry};
 use content::{Budget, Side};
 
@@ -72,8 +74,8 @@ fn archive_changes(za: &Archive, zb: &Archive, node: &mut Node) {
     node.field_if_differs("entries", za.entries.len(), zb.entries.len());
     node.field_if_differs(
         "comment",
-        String::from_utf8_lossy(&za.comment),
-        String::from_utf8_lossy(&zb.comment),
+        crate::escape::name(&za.comment),
+        crate::escape::name(&zb.comment),
     );
     for (side, z) in [("a", za), ("b", zb)] {
         if z.duplicates.is_empty() {
@@ -83,7 +85,7 @@ fn archive_changes(za: &Archive, zb: &Archive, node: &mut Node) {
             .duplicates
             .iter()
             .take(DUPLICATES_SHOWN)
-            .map(|(name, n)| format!("{} ×{n}", shown_name(name)))
+            .map(|(name, n)| format!("{name} ×{n}"))
             .collect();
         let more = z.duplicates.len().saturating_sub(DUPLICATES_SHOWN);
         let more = if more > 0 {
@@ -131,18 +133,15 @@ fn entries(cx: &Context<'_>, za: &Archive, zb: &Archive, node: &mut Node) -> Res
 
     // Each worker decompresses a pair and hands it to `Context::compare` at once (rather than
     // collecting pairs for `compare_many`), so at most one decompressed pair per worker is
-    // held in memory, however many entries differ.
+    // held in memory, however many entries differ. Past the time budget, entries are no
+    // longer decompressed (each says so), and what was compared before is kept.
     let options = cx.options();
-    let budgets = (
-        Budget::new(options.max_expanded_bytes),
-        Budget::new(options.max_expanded_bytes),
-    );
+    let budgets = (Budget::new(Input::A), Budget::new(Input::B));
     let results: Vec<Option<Node>> = common
         .par_iter()
         .map_init(
             || (za.handle.clone(), zb.handle.clone()),
             |(ha, hb), &(ea, eb)| {
-                cx.check_time()?;
                 let a = Side {
                     archive: za,
                     entry: ea,
@@ -155,10 +154,10 @@ fn entries(cx: &Context<'_>, za: &Archive, zb: &Archive, node: &mut Node) -> Res
                     handle: hb,
                     budget: &budgets.1,
                 };
-                Ok(entry_node(cx, a, b))
+                entry_node(cx, a, b)
             },
         )
-        .collect::<Result<_, CompareError>>()?;
+        .collect();
 
     let mut results = results.into_iter();
     for (ea, eb) in layout {
@@ -174,7 +173,8 @@ fn entries(cx: &Context<'_>, za: &Archive, zb: &Archive, node: &mut Node) -> Res
         .extend(added.into_iter().map(|e| one_side(e, Status::Added)));
     if budgets.0.spent() || budgets.1.spent() {
         node.changes.push(Change::note(format!(
-            "some entries were not decompressed: the expansion budget of {} bytes per archive is spent",
+            "some entries were not decompressed: the expansion budget of {} bytes per input \
+             (everything inside it, nested archives included) is spent",
             options.max_expanded_bytes
         )));
     }
@@ -253,19 +253,8 @@ fn one_side(e: &Entry, status: Status) -> Node {
     n
 }
 
-/// An entry name as shown in the tree: control characters escaped, so a hostile name cannot
-/// rewrite a terminal line or forge tree structure.
+/// An entry name as shown in the tree (`crate::escape`): a hostile name can neither rewrite a
+/// terminal line nor pass for another entry.
 fn shown_name(name: &str) -> String {
-    if !name.chars().any(char::is_control) {
-        return name.to_string();
-    }
-    name.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    crate::escape::name_str(name).into_owned()
 }

@@ -118,6 +118,10 @@ pub(crate) fn push_escaped(out: &mut String, s: &str) {
             '\u{0}'..='\u{1f}' => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}')),
             '\u{7f}' => out.push('\u{2421}'),
             c if c.is_control() => out.push('\u{fffd}'),
+            // The characters that reorder or hide text (bidi overrides), shown by code point.
+            c if crate::escape::hidden(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
             c => out.push(c),
         }
     }
