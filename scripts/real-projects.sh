@@ -5,6 +5,7 @@
 # a failure the first error line.
 #
 # Usage: scripts/real-projects.sh [LIST]
+#        scripts/real-projects.sh --fetch KIND NAME VERSION   (download only; prints the folder)
 #   LIST: a file with one project a line, `crate NAME VERSION` or `pypi NAME VERSION` (`#`
 #   comments); without it, the default set below (12 crates, 12 sdists, none from the issue's
 #   list). Downloads are cached in ~/.cache/repro/real-projects/<kind>-<name>-<version>/, each a git
@@ -15,12 +16,8 @@
 #   unreproducible projects; default 4), TIMEOUT (per project, default 30m), DEPS_STORE.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-bin=${REPRO:-$repo/target/debug/repro}
-[ -x "$bin" ] || (cd "$repo" && cargo build --quiet)
 cache=${REPRO_REAL_PROJECTS:-${XDG_CACHE_HOME:-$HOME/.cache}/repro/real-projects}
-out=${OUT:-$(mktemp -d /tmp/repro-real-projects.XXXXXX)}
-ISOLATE_BUDGET=${ISOLATE_BUDGET:-4} TIMEOUT=${TIMEOUT:-30m}
-mkdir -p "$cache" "$out"
+mkdir -p "$cache"
 
 default_list() {
   cat <<'LIST'
@@ -81,6 +78,16 @@ fetch() {
   echo "$dir"
 }
 
+if [ "${1:-}" = --fetch ]; then
+  [ $# -eq 4 ] || { echo "usage: $0 --fetch KIND NAME VERSION" >&2; exit 2; }
+  fetch "$2" "$3" "$4"
+  exit
+fi
+bin=${REPRO:-$repo/target/debug/repro}
+[ -x "$bin" ] || (cd "$repo" && cargo build --quiet)
+out=${OUT:-$(mktemp -d /tmp/repro-real-projects.XXXXXX)}
+ISOLATE_BUDGET=${ISOLATE_BUDGET:-4} TIMEOUT=${TIMEOUT:-30m}
+mkdir -p "$out"
 if [ $# -ge 1 ]; then list=$(cat "$1"); else list=$(default_list); fi
 store_args=()
 [ -z "${DEPS_STORE:-}" ] || store_args=(--deps-store "$DEPS_STORE")
