@@ -56,13 +56,13 @@ fetch() {
     case $kind in
       crate)
         curl -sSfL --retry 3 "https://static.crates.io/crates/$name/$name-$version.crate" |
-          tar -xz -C "$tmp" ;;
+          tar -xz --no-same-owner -C "$tmp" || { rm -rf "$tmp"; return 1; } ;;
       pypi)
         python3 -m pip download --quiet --no-deps --no-binary :all: "$name==$version" -d "$tmp/dl" >&2
         local sdist
         sdist=$(find "$tmp/dl" -maxdepth 1 -name '*.tar.gz' | head -1)
         [ -n "$sdist" ] || { echo "no sdist for $name $version" >&2; rm -rf "$tmp"; return 1; }
-        tar -xzf "$sdist" -C "$tmp" && rm -rf "$tmp/dl" ;;
+        { tar -xzf "$sdist" --no-same-owner -C "$tmp" && rm -rf "$tmp/dl"; } || { rm -rf "$tmp"; return 1; } ;;
       *) echo "unknown kind $kind" >&2; rm -rf "$tmp"; return 1 ;;
     esac
     # The archive holds one top folder; that folder becomes the repository, with every file
@@ -72,7 +72,7 @@ fetch() {
     (cd "$top" && git init -q -b main . && git add -A --force &&
       GIT_AUTHOR_NAME=repro GIT_AUTHOR_EMAIL=repro@example.org GIT_COMMITTER_NAME=repro \
       GIT_COMMITTER_EMAIL=repro@example.org GIT_AUTHOR_DATE=@1700000000 \
-      GIT_COMMITTER_DATE=@1700000000 git commit -qm "$name $version as published") >&2
+      GIT_COMMITTER_DATE=@1700000000 git commit -qm "$name $version as published") >&2 || { rm -rf "$tmp"; return 1; }
     rm -rf "$dir" && mv "$top" "$dir" && rm -rf "$tmp"
   fi
   echo "$dir"
