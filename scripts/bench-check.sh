@@ -5,12 +5,18 @@
 #
 # The project is generated: NFILES C files with a serial `make` (no -j) taking >= 10 s here.
 # Bars (issue): repro check <= 1.4x the bare build; overhead per run < 1 s for 10 MB source.
-# Knobs: NFILES (default 24), NFUNCS (functions per file, 60), RUNS (3), PADDING_MIB (10).
+# Then a real crate as crates.io publishes it (REAL_CRATE, default semver 1.0.23, through
+# scripts/real-projects.sh): the dependency phase with a warm store (the entry found by its key,
+# no container), and `repro check` against the same two builds run bare (`cargo build --release
+# --offline` on the fetched files, in the same image).
+# Knobs: NFILES (default 24), NFUNCS (functions per file, 60), RUNS (3), PADDING_MIB (10),
+# REAL_CRATE ("NAME VERSION"; empty skips that part).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bin=${REPRO:-$repo/target/release/repro}
 NFILES=${NFILES:-24} NFUNCS=${NFUNCS:-60} RUNS=${RUNS:-3} PADDING_MIB=${PADDING_MIB:-10}
-(cd "$repo" && cargo build --release --quiet)
+REAL_CRATE=${REAL_CRATE-semver 1.0.23}
+[ -n "${REPRO:-}" ] || (cd "$repo" && cargo build --release --quiet)
 work=$(mktemp -d /tmp/repro-bench-check.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
@@ -82,4 +88,45 @@ fail=0
 awk -v r="$ratio" 'BEGIN{exit !(r <= 1.4)}' && echo "PASS  repro check <= 1.4x the bare build" || { echo "FAIL  repro check <= 1.4x the bare build"; fail=1; }
 awk -v o="$o" 'BEGIN{exit !(o < 1.0)}' && echo "PASS  overhead per run < 1 s for a ${src_mib} MiB source" || { echo "FAIL  overhead per run < 1 s"; fail=1; }
 awk -v b="$b" 'BEGIN{exit !(b >= 10)}' || echo "note: the bare build took under 10 s; raise NFILES"
+
+# ---- a real crate: the dependency phase with a warm store, and check vs two bare builds
+if [ -n "$REAL_CRATE" ]; then
+  read -r cname cversion <<<"$REAL_CRATE"
+  crate_dir=$("$repo/scripts/real-projects.sh" --fetch crate "$cname" "$cversion")
+  # The first check fills the store (a cold fetch when the store has no entry for it yet).
+  set +e; "$bin" check --no-isolate --json "$work/crate-cold.json" "$crate_dir" >/dev/null 2>&1; rc=$?; set -e
+  [ "$rc" -le 1 ] || { echo "repro check of $cname $cversion failed (exit $rc)" >&2; exit 2; }
+  entry=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["dependency_phase"]["store"] + "/entries/" + r["dependency_phase"]["ecosystems"][0]["store_digest"] + "/data")' "$work/crate-cold.json")
+  rust_image=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["image"]["image_id"])' "$work/crate-cold.json")
+  cold_ms=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dependency_phase"]["elapsed_ms"])' "$work/crate-cold.json")
+  bare_crate() {
+    docker run --rm --network none --cap-drop ALL --security-opt no-new-privileges \
+      --memory 4g --memory-swap 4g --pids-limit 4096 --user 1000:1000 -e HOME=/build/home \
+      --tmpfs /build:rw,exec,mode=1777,size=4g -v "$crate_dir:/src:ro" -v "$entry:/deps:ro" "$rust_image" \
+      sh -c 'mkdir -p /build/a && cd /build/a && tar -C /src --exclude=./.git -cf - . | tar -xf - &&
+        { [ -f Cargo.lock ] || cp /deps/Cargo.lock .; } && cargo build --release --offline --locked -q \
+        --config "source.crates-io.replace-with=\"repro-deps\"" \
+        --config "source.repro-deps.directory=\"/deps/vendor\""' >/dev/null
+  }
+  warm=() cchecks=() cbares=()
+  for ((i = 0; i < RUNS; i++)); do
+    t0=$EPOCHREALTIME; bare_crate; bare_crate; t1=$EPOCHREALTIME
+    cbares+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')")
+    t0=$EPOCHREALTIME
+    set +e; "$bin" check --no-isolate --json "$work/crate.json" "$crate_dir" >/dev/null 2>&1; rc=$?; set -e
+    t1=$EPOCHREALTIME
+    [ "$rc" -le 1 ] || { echo "repro check of $cname $cversion failed (exit $rc)" >&2; exit 2; }
+    cchecks+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')")
+    warm+=("$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); p=r["dependency_phase"]; assert all(e["source"] == "store" for e in p["ecosystems"]); print(p["elapsed_ms"]/1000)' "$work/crate.json")")
+  done
+  cb=$(printf '%s\n' "${cbares[@]}" | median)
+  cc=$(printf '%s\n' "${cchecks[@]}" | median)
+  cw=$(printf '%s\n' "${warm[@]}" | median)
+  ndeps=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["dependencies"]))' "$work/crate.json")
+  cverdict=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["verdict"])' "$work/crate.json")
+  printf '# real crate %s %s: %s dependencies, verdict %s; first check'"'"'s dependency phase %s s\n' \
+    "$cname" "$cversion" "$ndeps" "$cverdict" "$(awk -v m="$cold_ms" 'BEGIN{printf "%.3f", m/1000}')"
+  printf '%-28s %10s\n' "dependency phase, warm (s)" "$cw" "2 bare builds, serial (s)" "$cb" \
+    "repro check, 2 runs (s)" "$cc" "ratio check/bare" "$(awk -v c="$cc" -v b="$cb" 'BEGIN{printf "%.2f", c/b}')"
+fi
 exit $fail

@@ -11,5 +11,6 @@ mod cli_check;
 mod dependencies;
 mod docker_backend;
 mod image;
+mod real_projects;
 mod rebuild;
 mod with_git;
