@@ -127,14 +127,17 @@ pub fn store_for(opts: &CheckOptions) -> Result<Store, CheckError> {
     }
 }
 
-/// The dependency step for `target` (see the module's documentation).
+/// The dependency step for `target` (see the module's documentation). `root` is the source as
+/// the builds get it (the snapshot, written out — see `super::prepare`), so that what is
+/// detected, fetched and recorded is what is built: a lockfile the project's git ignores is not
+/// in the snapshot, and the fetch then resolves one and records it instead.
 pub(super) async fn provide(
     opts: &CheckOptions,
     target: &Target,
+    root: &Path,
     cx: FetchContext<'_>,
 ) -> Result<Provided, CheckError> {
     let started = Instant::now();
-    let root = target.dir.as_path();
     let detected = deps::detect(root)?;
     let recorded = target.recorded_dependencies.as_ref();
     let mut provided = Provided {

@@ -146,9 +146,25 @@ pub async fn prepare(
         .preflight(&target.image, opts.allow_unpinned, progress.clone())
         .await?;
     let check_id = format!("{}-{}", std::process::id(), now);
+    let mut entries = source::list_source(&target.dir)?;
+    if target.build.with_git {
+        entries.extend(source::standalone_git(&target.dir, work.0.path())?);
+    }
+    // The dependency step reads the snapshot, not the folder: see `deps::provide`.
+    let deps_root = if entries
+        .iter()
+        .any(|e| crate::deps::MARKERS.iter().any(|m| e.path.as_os_str() == *m))
+    {
+        let dir = work.0.path().join("source");
+        source::write_out(&target.dir, &entries, &dir)?;
+        dir
+    } else {
+        target.dir.clone()
+    };
     let provided = super::deps::provide(
         opts,
         &target,
+        &deps_root,
         FetchContext {
             backend: &backend,
             image: &image,
@@ -198,9 +214,7 @@ pub async fn prepare(
         ));
     }
     notes.extend(provided.notes);
-    let mut entries = source::list_source(&target.dir)?;
     if target.build.with_git {
-        entries.extend(source::standalone_git(&target.dir, work.0.path())?);
         notes.push(
             "the build got a standalone copy of the repository's history as .git (at the \
              checkout's commit)"

@@ -160,6 +160,15 @@ impl Detected {
     }
 }
 
+/// The files at a project's root by which [`detect`] finds an ecosystem.
+pub const MARKERS: [&str; 5] = [
+    "Cargo.toml",
+    "pyproject.toml",
+    "setup.py",
+    "go.mod",
+    "package.json",
+];
+
 /// The ecosystems a project folder uses, in [`Ecosystem::ALL`] order.
 pub fn detect(root: &Path) -> Result<Vec<Detected>, DepsError> {
     let mut found = Vec::new();

@@ -342,6 +342,22 @@ pub fn write_source_tar(
     Ok(())
 }
 
+/// Writes the source snapshot out as a folder `dest` (created; it must not exist), through the
+/// same archive the builds get, so the folder holds exactly what they see: for the steps that
+/// read the source on the host or mount it (the dependency phase).
+pub fn write_out(root: &Path, entries: &[SourceEntry], dest: &Path) -> Result<(), SourceError> {
+    let archive = dest.with_extension("tar");
+    let file = std::fs::File::create(&archive).map_err(read_err(&archive))?;
+    write_source_tar(root, entries, FileOrder::Sorted, io::BufWriter::new(file))?;
+    std::fs::create_dir(dest).map_err(read_err(dest))?;
+    let file = std::fs::File::open(&archive).map_err(read_err(&archive))?;
+    let mut tar = tar::Archive::new(io::BufReader::new(file));
+    tar.set_preserve_permissions(true);
+    tar.set_preserve_mtime(true);
+    tar.unpack(dest).map_err(read_err(dest))?;
+    std::fs::remove_file(&archive).map_err(read_err(&archive))
+}
+
 /// A standalone copy of the repository whose root is `root`, for builds that read their own
 /// history (`git describe`, setuptools-scm): a bare clone made non-bare, `HEAD` at the
 /// checkout's commit (on its branch when it is on one), an index of that commit, and the

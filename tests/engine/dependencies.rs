@@ -166,6 +166,29 @@ fn a_crate_is_fetched_once_built_offline_recorded_and_a_changed_digest_is_refuse
         err.contains("itoa@1.0.11") && err.contains(&changed) && err.contains(ITOA_SHA256),
         "{err}"
     );
+
+    // A Cargo.lock the project's git ignores is not part of what is built, so the dependency
+    // phase does not read it either: this stale one (another version, a made-up checksum) would
+    // fail the fetch if it were read. The lockfile is resolved (found in the store) as above.
+    std::fs::write(proj.join(".gitignore"), "/target\n/Cargo.lock\n").unwrap();
+    std::fs::write(
+        proj.join("Cargo.lock"),
+        format!(
+            "version = 3\n\n[[package]]\nname = \"itoa\"\nversion = \"1.0.10\"\nsource = \
+             \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{changed}\"\n"
+        ),
+    )
+    .unwrap();
+    common::sh(
+        &proj,
+        "git add .gitignore && GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.org \
+         GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.org git commit -qm ignore",
+    );
+    let ignored = json_check(&proj, &store);
+    let cargo = &ignored["dependency_phase"]["ecosystems"][0];
+    assert_eq!(cargo["source"], "store", "{cargo}");
+    assert_eq!(cargo["generated_lockfile"]["content"], lock);
+    assert_eq!(ignored["dependencies"], first["dependencies"]);
 }
 
 /// The statement as JSON with one resolved dependency's digest replaced (a bare statement:
@@ -181,4 +204,161 @@ fn payload_with(statement: &Value, from: &str, to: &str) -> String {
         }
     }
     statement.to_string()
+}
+
+/// A Go module proxy served over HTTP on the engine's bridge for the length of a test (the Go
+/// module proxy is not reachable from these machines): the tree is in proxy layout, as
+/// `GOPROXY` reads it. The server is stopped on drop, panics included.
+struct GoProxy {
+    server: std::process::Child,
+    url: String,
+}
+
+impl GoProxy {
+    /// Serves `example.org/greet v1.0.0` (go.mod and greet.go as in `deps::go`'s unit test, whose
+    /// `h1:` hashes Go itself computed).
+    fn start(dir: &Path) -> GoProxy {
+        use std::io::Write as _;
+        let files = [
+            ("go.mod", GREET_GO_MOD),
+            (
+                "greet.go",
+                "package greet\n\nfunc Hello() string { return \"hello\" }\n",
+            ),
+        ];
+        let v = dir.join("example.org/greet/@v");
+        std::fs::create_dir_all(&v).unwrap();
+        std::fs::write(v.join("list"), "v1.0.0\n").unwrap();
+        std::fs::write(
+            v.join("v1.0.0.info"),
+            r#"{"Version":"v1.0.0","Time":"2024-01-01T00:00:00Z"}"#,
+        )
+        .unwrap();
+        std::fs::write(v.join("v1.0.0.mod"), GREET_GO_MOD).unwrap();
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(v.join("v1.0.0.zip")).unwrap());
+        for (name, content) in files {
+            zip.start_file(
+                format!("example.org/greet@v1.0.0/{name}"),
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
+            zip.write_all(content.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap();
+        // The engine's bridge gateway is the host as containers on the default network see it.
+        let out = std::process::Command::new("docker")
+            .args([
+                "network",
+                "inspect",
+                "bridge",
+                "-f",
+                "{{(index .IPAM.Config 0).Gateway}}",
+            ])
+            .output()
+            .unwrap();
+        let gateway = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let port = std::net::TcpListener::bind((gateway.as_str(), 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let server = std::process::Command::new("python3")
+            .args(["-m", "http.server", "--bind", &gateway, &port.to_string()])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://{gateway}:{port}");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect((gateway.as_str(), port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        GoProxy { server, url }
+    }
+}
+
+impl Drop for GoProxy {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+const GREET_GO_MOD: &str = "module example.org/greet\n\ngo 1.21\n";
+
+#[test]
+fn a_go_module_is_fetched_checked_against_go_sum_and_built_offline() {
+    if common::skip_engine_test() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let proxy = GoProxy::start(&d.path().join("proxy"));
+    let proj = d.path().join("hello");
+    std::fs::create_dir_all(&proj).unwrap();
+    std::fs::write(
+        proj.join("go.mod"),
+        "module example.org/hello\n\ngo 1.21\n\nrequire example.org/greet v1.0.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        proj.join("go.sum"),
+        "example.org/greet v1.0.0 h1:3f9Ipi41slKLY2VsLI+eSRCclFU+AQoIo8JXByvf+n8=\n\
+         example.org/greet v1.0.0/go.mod h1:BZd+xb2rt/BaLCv17W4QQ35BDRwGHqQYJ1/FakMcFyE=\n",
+    )
+    .unwrap();
+    std::fs::write(
+        proj.join("main.go"),
+        "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.org/greet\"\n)\n\n\
+         func main() { fmt.Println(greet.Hello()) }\n",
+    )
+    .unwrap();
+    common::sh(
+        &proj,
+        "git init -q -b main . && git add -A && GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.org \
+         GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.org GIT_AUTHOR_DATE=@1700000000 \
+         GIT_COMMITTER_DATE=@1700000000 git commit -qm import",
+    );
+    let store = d.path().join("store");
+    let url = proxy.url.clone();
+    let check = || {
+        let out = common::repro()
+            .env("GOPROXY", &url)
+            .args(["check", &proj.display().to_string(), "--no-isolate"])
+            .args(["--vary", "build-path,time", "--deps-store"])
+            .arg(&store)
+            .args(["--json", "-"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+        let report: Value = serde_json::from_str(&stdout).unwrap();
+        common::assert_valid("check-report.v2.json", &report);
+        report
+    };
+    let first = check();
+    let go = &first["dependency_phase"]["ecosystems"][0];
+    assert_eq!(
+        (&go["ecosystem"], &go["source"]),
+        (&"go".into(), &"fetched".into()),
+        "{go}"
+    );
+    let deps = first["dependencies"].as_array().unwrap();
+    let greet = deps
+        .iter()
+        .find(|d| d["uri"] == "pkg:golang/example.org/greet@v1.0.0")
+        .unwrap_or_else(|| panic!("{deps:?}"));
+    assert_eq!(greet["digest"]["sha256"].as_str().map(str::len), Some(64));
+    for run in first["runs"].as_array().unwrap() {
+        assert_eq!(run["spec"]["network"], false);
+    }
+
+    // With the proxy gone, the store serves the second check.
+    drop(proxy);
+    let second = check();
+    assert_eq!(second["dependency_phase"]["ecosystems"][0]["source"], "store");
+    assert_eq!(second["dependencies"], first["dependencies"]);
 }
