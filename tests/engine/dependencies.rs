@@ -245,18 +245,27 @@ impl GoProxy {
             zip.write_all(content.as_bytes()).unwrap();
         }
         zip.finish().unwrap();
-        // The engine's bridge gateway is the host as containers on the default network see it.
+        // The engine's bridge gateway is the host as containers on the default network see it;
+        // engines that do not report it use the subnet's first address.
         let out = std::process::Command::new("docker")
             .args([
                 "network",
                 "inspect",
                 "bridge",
                 "-f",
-                "{{(index .IPAM.Config 0).Gateway}}",
+                "{{range .IPAM.Config}}{{.Gateway}} {{.Subnet}}{{end}}",
             ])
             .output()
             .unwrap();
-        let gateway = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let config = String::from_utf8(out.stdout).unwrap();
+        let gateway = match config.split_whitespace().collect::<Vec<_>>().as_slice() {
+            [gateway, _subnet] => (*gateway).to_owned(),
+            [subnet] => {
+                let net: std::net::Ipv4Addr = subnet.split('/').next().unwrap().parse().unwrap();
+                std::net::Ipv4Addr::from(u32::from(net) + 1).to_string()
+            }
+            _ => panic!("no address for the engine's bridge: {config:?}"),
+        };
         let port = std::net::TcpListener::bind((gateway.as_str(), 0))
             .unwrap()
             .local_addr()
