@@ -65,11 +65,12 @@ fetch() {
         { tar -xzf "$sdist" --no-same-owner -C "$tmp" && rm -rf "$tmp/dl"; } || { rm -rf "$tmp"; return 1; } ;;
       *) echo "unknown kind $kind" >&2; rm -rf "$tmp"; return 1 ;;
     esac
-    # The archive holds one top folder; that folder becomes the repository, with every file
-    # as published (--force: a published .gitignore may name the Cargo.lock it ships).
+    # The archive holds one top folder; that folder becomes the repository as a user would make
+    # it (`git add -A`): a published .gitignore that names the Cargo.lock it ships leaves the
+    # lockfile out, and the dependency phase then resolves one.
     local top
     top=$(find "$tmp" -mindepth 1 -maxdepth 1 -type d | head -1)
-    (cd "$top" && git init -q -b main . && git add -A --force &&
+    (cd "$top" && git init -q -b main . && git add -A &&
       GIT_AUTHOR_NAME=repro GIT_AUTHOR_EMAIL=repro@example.org GIT_COMMITTER_NAME=repro \
       GIT_COMMITTER_EMAIL=repro@example.org GIT_AUTHOR_DATE=@1700000000 \
       GIT_COMMITTER_DATE=@1700000000 git commit -qm "$name $version as published") >&2 || { rm -rf "$tmp"; return 1; }

@@ -254,7 +254,7 @@ impl Store {
                 }
             }
         }
-        write_atomic(&self.dir("keys")?, key.as_str(), format!("{digest}\n").as_bytes())?;
+        crate::image::write_atomic(&self.dir("keys")?, key.as_str(), format!("{digest}\n").as_bytes())?;
         self.open(&digest)?.ok_or_else(|| DepsError::Store {
             path: target,
             reason: "the entry just written does not verify".to_owned(),
@@ -304,16 +304,6 @@ fn in_dir(e: std::io::Error, dir: &Path) -> std::io::Error {
         e.kind(),
         format!("creating a temporary directory in {}: {e}", dir.display()),
     )
-}
-
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), DepsError> {
-    let target = dir.join(name);
-    let context =
-        |e: std::io::Error| std::io::Error::new(e.kind(), format!("writing {}: {e}", target.display()));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(context)?;
-    tmp.write_all(bytes).map_err(context)?;
-    tmp.persist(&target).map_err(|e| context(e.error))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -115,13 +115,21 @@ impl Cache {
     pub fn save(&self, record: &ImageRecord) -> Result<(), ImageError> {
         let json = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
         let dir = self.dir("meta")?;
-        write_atomic(&dir, &format!("{}.json", record.tarball_sha256), &json)
+        Ok(write_atomic(
+            &dir,
+            &format!("{}.json", record.tarball_sha256),
+            &json,
+        )?)
     }
 
     /// Makes `sha256` the tarball pinned for `recipe_sha256`.
     pub fn pin(&self, recipe_sha256: &str, sha256: &str) -> Result<(), ImageError> {
         let dir = self.dir("recipes")?;
-        write_atomic(&dir, recipe_sha256, format!("{sha256}\n").as_bytes())
+        Ok(write_atomic(
+            &dir,
+            recipe_sha256,
+            format!("{sha256}\n").as_bytes(),
+        )?)
     }
 
     /// The record pinned for a recipe, if its tarball is still there.
@@ -215,7 +223,9 @@ impl Cache {
     }
 }
 
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ImageError> {
+/// Writes `dir/name` whole or not at all (a temporary file renamed over it): readers of repro's
+/// cache never see half a file, whichever repro wrote it. The error names the file.
+pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     let target = dir.join(name);
     let context =
         |e: std::io::Error| std::io::Error::new(e.kind(), format!("writing {}: {e}", target.display()));

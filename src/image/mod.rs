@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use cache::Cache;
+pub(crate) use cache::write_atomic;
 pub use engine::{EngineImage, connect, inspect};
 pub use oci::{ImageArchive, config_json};
 pub use recipe::{Recipe, builtin_names, is_builtin};
