@@ -32,8 +32,9 @@ pub enum DepsSource {
     Nothing,
     /// Not fetched: the build had the network (`--network`) and fetched for itself, unrecorded.
     Network,
-    /// Not fetched: repro cannot fetch for this ecosystem yet (npm).
-    Unsupported,
+    /// Not fetched: found in the tree, but the build does not run this ecosystem's tools (a
+    /// `package-lock.json` beside a build whose image has no npm).
+    Unused,
 }
 
 /// One ecosystem of the dependency step, as the report shows it.
@@ -173,13 +174,21 @@ pub(super) async fn provide(
         let (source, detail, entry) = match &d.provision {
             Provision::Vendored { evidence } => (DepsSource::Vendored, evidence.clone(), None),
             Provision::Nothing => (DepsSource::Nothing, "no dependency is declared".into(), None),
-            _ if d.ecosystem == Ecosystem::Npm => {
-                provided.notes.push(
-                    "npm: package.json found, but fetching npm packages is not implemented yet: vendor \
-                     node_modules/ or build with --network"
-                        .into(),
+            // npm is the one ecosystem whose files often sit beside a build of another kind
+            // (front-end tooling of a Python or Rust project): its packages are fetched for
+            // builds in its image only, as those are the builds that can install them.
+            _ if d.ecosystem == Ecosystem::Npm
+                && !records(recorded, d.ecosystem)
+                && !uses_image(&target.build.image, d.ecosystem) =>
+            {
+                let why = format!(
+                    "npm packages are fetched for builds in the `{}` image only",
+                    d.ecosystem.builder_image()
                 );
-                (DepsSource::Unsupported, "not implemented yet".into(), None)
+                provided
+                    .notes
+                    .push(format!("npm: package.json found, not fetched: {why}"));
+                (DepsSource::Unused, why, None)
             }
             _ if !records(recorded, d.ecosystem) && nothing_to_fetch(root, d)? => (
                 DepsSource::Nothing,
@@ -295,6 +304,13 @@ fn records(recorded: Option<&Recorded>, ecosystem: Ecosystem) -> bool {
 }
 
 /// A cargo lockfile without a single registry package: nothing to fetch, no container to start.
+/// Whether a build in `image` (one of repro's builder images by name, or its `repro/NAME:TAG`)
+/// is in `ecosystem`'s builder image.
+fn uses_image(image: &str, ecosystem: Ecosystem) -> bool {
+    let name = ecosystem.builder_image();
+    image == name || image.starts_with(&format!("repro/{name}:"))
+}
+
 fn nothing_to_fetch(root: &Path, d: &Detected) -> Result<bool, DepsError> {
     if d.ecosystem != Ecosystem::Cargo {
         return Ok(false);

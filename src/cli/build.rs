@@ -28,7 +28,7 @@ pub struct BuildArgs {
     /// Copy the built outputs into DIR (created if missing).
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
-    /// Builder image: one of ours (default, rust, go) or name@sha256:… (default: the recipe's).
+    /// Builder image: one of ours (default, rust, go, node) or name@sha256:… (default: the recipe's).
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
     /// SOURCE_DATE_EPOCH (default: the last commit time of the project's folder).

@@ -44,7 +44,7 @@ pub struct CheckArgs {
     /// SOURCE_DATE_EPOCH for every run (default: the last commit time, else the newest mtime).
     #[arg(long, value_name = "SECONDS")]
     pub source_date_epoch: Option<i64>,
-    /// Builder image: one of ours (default, rust, go) or name@sha256:… (default: the recipe's).
+    /// Builder image: one of ours (default, rust, go, node) or name@sha256:… (default: the recipe's).
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
     /// Accept an image given by tag only (the report then says it was unpinned).

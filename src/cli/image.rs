@@ -21,7 +21,7 @@ pub struct ImageArgs {
 pub enum ImageCommand {
     /// Make a builder image with mmdebstrap (unless cached) and load it into the engine.
     Build {
-        /// Recipe name (default, rust, go) or path to a recipe .toml file.
+        /// Recipe name (default, rust, go, node) or path to a recipe .toml file.
         name: String,
         /// Run mmdebstrap even if a tarball is cached, and pin the new tarball.
         #[arg(long)]

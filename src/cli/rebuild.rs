@@ -54,7 +54,7 @@ pub struct RebuildArgs {
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub source: PathBuf,
     /// Use this image instead of the recorded builder image (recorded in the report and the
-    /// attestation): one of ours (default, rust, go) or name@sha256:….
+    /// attestation): one of ours (default, rust, go, node) or name@sha256:….
     #[arg(long, value_name = "REF")]
     pub image_override: Option<String>,
     /// Sign with this private key (PKCS#8 PEM, or cosign's encrypted key with its password in

@@ -19,6 +19,7 @@
 
 pub mod cargo;
 pub mod go;
+pub mod npm;
 pub mod purl;
 pub mod python;
 pub mod store;
@@ -83,7 +84,8 @@ impl Ecosystem {
         match self {
             Ecosystem::Cargo => "rust",
             Ecosystem::Go => "go",
-            Ecosystem::Python | Ecosystem::Npm => "default",
+            Ecosystem::Npm => "node",
+            Ecosystem::Python => "default",
         }
     }
 }
@@ -177,27 +179,13 @@ pub fn detect(root: &Path) -> Result<Vec<Detected>, DepsError> {
             Ecosystem::Cargo => cargo::provision(root)?,
             Ecosystem::Python => python::provision(root)?,
             Ecosystem::Go => go::provision(root)?,
-            Ecosystem::Npm => npm_provision(root),
+            Ecosystem::Npm => npm::provision(root)?,
         };
         if let Some(provision) = provision {
             found.push(Detected { ecosystem, provision });
         }
     }
     Ok(found)
-}
-
-fn npm_provision(root: &Path) -> Option<Provision> {
-    if !root.join("package.json").is_file() {
-        return None;
-    }
-    Some(
-        ["package-lock.json", "npm-shrinkwrap.json"]
-            .into_iter()
-            .find(|name| root.join(name).is_file())
-            .map_or(Provision::Unlocked, |name| Provision::Locked {
-                lockfile: name.to_owned(),
-            }),
-    )
 }
 
 /// What a rebuild brings from the provenance: the dependencies to fetch again, and the lockfile
@@ -321,6 +309,8 @@ pub fn network_env(host_var: impl Fn(&str) -> Option<String>) -> BTreeMap<String
         "GOSUMDB",
         "PIP_INDEX_URL",
         "PIP_EXTRA_INDEX_URL",
+        "npm_config_registry",
+        "NPM_CONFIG_REGISTRY",
     ] {
         if let Some(value) = host_var(var).filter(|v| !v.is_empty()) {
             env.insert(var.to_owned(), value);
@@ -362,7 +352,7 @@ pub fn key_inputs(
         Ecosystem::Cargo => cargo::key_inputs(root)?,
         Ecosystem::Python => python::key_inputs(root)?,
         Ecosystem::Go => go::key_inputs(root)?,
-        Ecosystem::Npm => return Err(npm_unsupported()),
+        Ecosystem::Npm => npm::key_inputs(root)?,
     };
     if let Some(recorded) = recorded {
         let json = serde_json::to_vec(&recorded.dependencies).map_err(std::io::Error::other)?;
@@ -385,7 +375,7 @@ pub fn plan_fetch(
         Ecosystem::Cargo => cargo::plan_fetch(root, recorded),
         Ecosystem::Python => python::plan_fetch(root, recorded),
         Ecosystem::Go => go::plan_fetch(root),
-        Ecosystem::Npm => Err(npm_unsupported()),
+        Ecosystem::Npm => npm::plan_fetch(root),
     }
 }
 
@@ -401,7 +391,7 @@ pub fn verify_fetch(
         Ecosystem::Cargo => cargo::verify_fetch(root, out)?,
         Ecosystem::Python => python::verify_fetch(root, out)?,
         Ecosystem::Go => go::verify_fetch(root, out)?,
-        Ecosystem::Npm => return Err(npm_unsupported()),
+        Ecosystem::Npm => npm::verify_fetch(root, out)?,
     };
     deps.sort();
     deps.dedup();
@@ -417,16 +407,7 @@ pub fn build_setup(root: &Path, ecosystem: Ecosystem) -> BuildSetup {
         Ecosystem::Cargo => cargo::build_setup(root),
         Ecosystem::Python => python::build_setup(),
         Ecosystem::Go => go::build_setup(),
-        Ecosystem::Npm => BuildSetup::default(),
-    }
-}
-
-fn npm_unsupported() -> DepsError {
-    DepsError::Unsupported {
-        ecosystem: Ecosystem::Npm,
-        reason:
-            "fetching npm packages is not implemented yet; vendor `node_modules/` or build with --network"
-                .to_owned(),
+        Ecosystem::Npm => npm::build_setup(),
     }
 }
 
@@ -672,7 +653,11 @@ mod tests {
         let root = dir.path();
         assert_eq!(detect(root).unwrap(), vec![]);
         fs::write(root.join("package.json"), "{}").unwrap();
-        fs::write(root.join("package-lock.json"), "{}").unwrap();
+        fs::write(
+            root.join("package-lock.json"),
+            r#"{"lockfileVersion":3,"packages":{"":{},"node_modules/x":{"version":"1.0.0"}}}"#,
+        )
+        .unwrap();
         assert_eq!(
             detect(root).unwrap(),
             vec![Detected {

@@ -14,6 +14,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("default", include_str!("../../scripts/images/default.toml")),
     ("rust", include_str!("../../scripts/images/rust.toml")),
     ("go", include_str!("../../scripts/images/go.toml")),
+    ("node", include_str!("../../scripts/images/node.toml")),
 ];
 
 /// How deep `extends` may chain; a loop or a runaway chain is an error, not a stack overflow.
@@ -326,9 +327,9 @@ mod tests {
         let hashes: Vec<String> = builtin_names()
             .map(|n| Recipe::builtin(n).unwrap().hash())
             .collect();
-        assert_eq!(hashes.len(), 3);
-        assert_ne!(hashes[0], hashes[1]);
-        assert_ne!(hashes[1], hashes[2]);
+        assert_eq!(hashes.len(), 4);
+        let distinct: std::collections::BTreeSet<&String> = hashes.iter().collect();
+        assert_eq!(distinct.len(), hashes.len());
         let text = text_of("default").unwrap();
         let a = Recipe::parse("default", text).unwrap();
         let b = Recipe::parse(

@@ -118,6 +118,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("go.toml", include_str!("../../rebuilders/go.toml")),
     ("python.toml", include_str!("../../rebuilders/python.toml")),
     ("shell.toml", include_str!("../../rebuilders/shell.toml")),
+    ("npm.toml", include_str!("../../rebuilders/npm.toml")),
     (
         "container-based.toml",
         include_str!("../../rebuilders/container-based.toml"),
@@ -319,7 +320,7 @@ mod tests {
         let names: Vec<&str> = r.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(
             names,
-            ["shell", "cargo", "go", "python", "make", "container-based"]
+            ["shell", "cargo", "go", "python", "make", "npm", "container-based"]
         );
         for recipe in &r {
             let d = recipe.build_def().unwrap();

@@ -56,7 +56,7 @@ pub fn dependency_line(r: &CheckReport) -> Option<String> {
             (None, DepsSource::Network) => {
                 format!("{} fetched by the build (--network, unrecorded)", e.ecosystem)
             }
-            (None, DepsSource::Unsupported) => format!("{} NOT fetched (not supported yet)", e.ecosystem),
+            (None, DepsSource::Unused) => format!("{} not used by this build", e.ecosystem),
             (None, _) => format!("{} none declared", e.ecosystem),
         })
         .collect();

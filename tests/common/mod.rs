@@ -23,6 +23,17 @@ pub(crate) fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Makes `dir` a git repository (branch `main`) with everything in it committed once, at a fixed
+/// time (so `SOURCE_DATE_EPOCH` is 1700000000).
+pub(crate) fn git_init_commit(dir: &Path) {
+    sh(
+        dir,
+        "git init -q -b main . && git add -A && GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.org \
+         GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.org GIT_AUTHOR_DATE=@1700000000 \
+         GIT_COMMITTER_DATE=@1700000000 git commit -qm import",
+    );
+}
+
 /// Runs a shell command line in `dir`, panicking with its output on failure.
 pub(crate) fn sh(dir: &Path, script: &str) {
     let out = Command::new("sh")

@@ -28,13 +28,26 @@ fn crate_repository(dir: &Path) -> std::path::PathBuf {
         "fn main() {\n    println!(\"{}\", itoa::Buffer::new().format(42));\n}\n",
     )
     .unwrap();
-    common::sh(
-        &dir.join("repo"),
-        "git init -q -b main . && git add -A && GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.org \
-         GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.org GIT_AUTHOR_DATE=@1700000000 \
-         GIT_COMMITTER_DATE=@1700000000 git commit -qm import",
-    );
+    common::git_init_commit(&dir.join("repo"));
     proj
+}
+
+/// [`json_check`] with variables in repro's environment (registries the test serves).
+fn json_check_env(proj: &Path, store: &Path, env: &[(&str, &str)]) -> Value {
+    let out = common::repro()
+        .envs(env.iter().copied())
+        .args(["check", &proj.display().to_string(), "--no-isolate"])
+        .args(["--vary", "build-path,time", "--deps-store"])
+        .arg(store)
+        .args(["--json", "-"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    common::assert_valid("check-report.v2.json", &report);
+    report
 }
 
 fn json_check(proj: &Path, store: &Path) -> Value {
@@ -206,45 +219,16 @@ fn payload_with(statement: &Value, from: &str, to: &str) -> String {
     statement.to_string()
 }
 
-/// A Go module proxy served over HTTP on the engine's bridge for the length of a test (the Go
-/// module proxy is not reachable from these machines): the tree is in proxy layout, as
-/// `GOPROXY` reads it. The server is stopped on drop, panics included.
-struct GoProxy {
+/// A folder served over HTTP on the engine's bridge for the length of a test, where containers
+/// on the default network reach the host: the Go module proxy and the npm registry are not
+/// reachable from these machines, so tests serve their own. Stopped on drop, panics included.
+struct BridgeServer {
     server: std::process::Child,
     url: String,
 }
 
-impl GoProxy {
-    /// Serves `example.org/greet v1.0.0` (go.mod and greet.go as in `deps::go`'s unit test, whose
-    /// `h1:` hashes Go itself computed).
-    fn start(dir: &Path) -> GoProxy {
-        use std::io::Write as _;
-        let files = [
-            ("go.mod", GREET_GO_MOD),
-            (
-                "greet.go",
-                "package greet\n\nfunc Hello() string { return \"hello\" }\n",
-            ),
-        ];
-        let v = dir.join("example.org/greet/@v");
-        std::fs::create_dir_all(&v).unwrap();
-        std::fs::write(v.join("list"), "v1.0.0\n").unwrap();
-        std::fs::write(
-            v.join("v1.0.0.info"),
-            r#"{"Version":"v1.0.0","Time":"2024-01-01T00:00:00Z"}"#,
-        )
-        .unwrap();
-        std::fs::write(v.join("v1.0.0.mod"), GREET_GO_MOD).unwrap();
-        let mut zip = zip::ZipWriter::new(std::fs::File::create(v.join("v1.0.0.zip")).unwrap());
-        for (name, content) in files {
-            zip.start_file(
-                format!("example.org/greet@v1.0.0/{name}"),
-                zip::write::SimpleFileOptions::default(),
-            )
-            .unwrap();
-            zip.write_all(content.as_bytes()).unwrap();
-        }
-        zip.finish().unwrap();
+impl BridgeServer {
+    fn serve(dir: &Path) -> BridgeServer {
         // The engine's bridge gateway is the host as containers on the default network see it;
         // engines that do not report it use the subnet's first address.
         let out = std::process::Command::new("docker")
@@ -278,22 +262,56 @@ impl GoProxy {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let url = format!("http://{gateway}:{port}");
         for _ in 0..100 {
             if std::net::TcpStream::connect((gateway.as_str(), port)).is_ok() {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        GoProxy { server, url }
+        BridgeServer {
+            server,
+            url: format!("http://{gateway}:{port}"),
+        }
     }
 }
 
-impl Drop for GoProxy {
+impl Drop for BridgeServer {
     fn drop(&mut self) {
         let _ = self.server.kill();
         let _ = self.server.wait();
     }
+}
+
+/// A Go module proxy tree serving `example.org/greet v1.0.0` (go.mod and greet.go as in
+/// `deps::go`'s unit test, whose `h1:` hashes Go itself computed).
+fn go_proxy_tree(dir: &Path) {
+    use std::io::Write as _;
+    let files = [
+        ("go.mod", GREET_GO_MOD),
+        (
+            "greet.go",
+            "package greet\n\nfunc Hello() string { return \"hello\" }\n",
+        ),
+    ];
+    let v = dir.join("example.org/greet/@v");
+    std::fs::create_dir_all(&v).unwrap();
+    std::fs::write(v.join("list"), "v1.0.0\n").unwrap();
+    std::fs::write(
+        v.join("v1.0.0.info"),
+        r#"{"Version":"v1.0.0","Time":"2024-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    std::fs::write(v.join("v1.0.0.mod"), GREET_GO_MOD).unwrap();
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(v.join("v1.0.0.zip")).unwrap());
+    for (name, content) in files {
+        zip.start_file(
+            format!("example.org/greet@v1.0.0/{name}"),
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        zip.write_all(content.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap();
 }
 
 const GREET_GO_MOD: &str = "module example.org/greet\n\ngo 1.21\n";
@@ -304,7 +322,9 @@ fn a_go_module_is_fetched_checked_against_go_sum_and_built_offline() {
         return;
     }
     let d = tempfile::tempdir().unwrap();
-    let proxy = GoProxy::start(&d.path().join("proxy"));
+    let tree = d.path().join("proxy");
+    go_proxy_tree(&tree);
+    let proxy = BridgeServer::serve(&tree);
     let proj = d.path().join("hello");
     std::fs::create_dir_all(&proj).unwrap();
     std::fs::write(
@@ -324,30 +344,10 @@ fn a_go_module_is_fetched_checked_against_go_sum_and_built_offline() {
          func main() { fmt.Println(greet.Hello()) }\n",
     )
     .unwrap();
-    common::sh(
-        &proj,
-        "git init -q -b main . && git add -A && GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.org \
-         GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.org GIT_AUTHOR_DATE=@1700000000 \
-         GIT_COMMITTER_DATE=@1700000000 git commit -qm import",
-    );
+    common::git_init_commit(&proj);
     let store = d.path().join("store");
     let url = proxy.url.clone();
-    let check = || {
-        let out = common::repro()
-            .env("GOPROXY", &url)
-            .args(["check", &proj.display().to_string(), "--no-isolate"])
-            .args(["--vary", "build-path,time", "--deps-store"])
-            .arg(&store)
-            .args(["--json", "-"])
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
-        let report: Value = serde_json::from_str(&stdout).unwrap();
-        common::assert_valid("check-report.v2.json", &report);
-        report
-    };
+    let check = || json_check_env(&proj, &store, &[("GOPROXY", &url)]);
     let first = check();
     let go = &first["dependency_phase"]["ecosystems"][0];
     assert_eq!(
@@ -368,6 +368,105 @@ fn a_go_module_is_fetched_checked_against_go_sum_and_built_offline() {
     // With the proxy gone, the store serves the second check.
     drop(proxy);
     let second = check();
+    assert_eq!(second["dependency_phase"]["ecosystems"][0]["source"], "store");
+    assert_eq!(second["dependencies"], first["dependencies"]);
+}
+
+/// An npm package tarball as registries serve it: `package/…` members, gzip.
+fn npm_tarball(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (name, content) in files {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(499_162_500);
+        header.set_cksum();
+        tar.append_data(&mut header, format!("package/{name}"), content.as_bytes())
+            .unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+#[test]
+fn an_npm_package_is_fetched_checked_against_its_integrity_and_built_offline() {
+    use sha2::Digest as _;
+    if common::skip_engine_test() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let registry = d.path().join("registry");
+    std::fs::create_dir_all(&registry).unwrap();
+    let tarball = npm_tarball(&[
+        (
+            "package.json",
+            r#"{"name":"greet","version":"1.0.0","main":"index.js"}"#,
+        ),
+        ("index.js", "module.exports = () => \"hello\";\n"),
+    ]);
+    std::fs::write(registry.join("greet-1.0.0.tgz"), &tarball).unwrap();
+    let integrity = format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&tarball))
+    );
+    let server = BridgeServer::serve(&registry);
+
+    let proj = d.path().join("app");
+    std::fs::create_dir_all(proj.join("src")).unwrap();
+    std::fs::write(
+        proj.join("package.json"),
+        r#"{"name":"app","version":"0.1.0","files":["lib"],"dependencies":{"greet":"1.0.0"},
+"scripts":{"build":"node src/build.js"}}
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        proj.join("src/build.js"),
+        "const fs = require('fs');\nfs.mkdirSync('lib', { recursive: true });\n\
+         fs.writeFileSync('lib/greeting.txt', require('greet')() + '\\n');\n",
+    )
+    .unwrap();
+    std::fs::write(
+        proj.join("package-lock.json"),
+        format!(
+            r#"{{"name":"app","version":"0.1.0","lockfileVersion":3,"requires":true,"packages":{{
+"":{{"name":"app","version":"0.1.0","dependencies":{{"greet":"1.0.0"}}}},
+"node_modules/greet":{{"version":"1.0.0","resolved":"{}/greet-1.0.0.tgz","integrity":"{integrity}"}}}}}}
+"#,
+            server.url
+        ),
+    )
+    .unwrap();
+    std::fs::write(proj.join(".gitignore"), "node_modules/\nout/\nlib/\n").unwrap();
+    common::git_init_commit(&proj);
+    let store = d.path().join("store");
+
+    let first = json_check(&proj, &store);
+    let npm = &first["dependency_phase"]["ecosystems"][0];
+    assert_eq!(
+        (&npm["ecosystem"], &npm["source"]),
+        (&"npm".into(), &"fetched".into()),
+        "{npm}"
+    );
+    let deps = first["dependencies"].as_array().unwrap();
+    assert_eq!(deps.len(), 1, "{deps:?}");
+    let greet = deps.first().unwrap();
+    assert_eq!(greet["uri"], "pkg:npm/greet@1.0.0");
+    assert_eq!(
+        greet["digest"]["sha256"],
+        hex::encode(sha2::Sha256::digest(&tarball))
+    );
+    for run in first["runs"].as_array().unwrap() {
+        assert_eq!(run["spec"]["network"], false);
+    }
+    let outputs = first.to_string();
+    assert!(outputs.contains("app-0.1.0.tgz"), "{outputs}");
+
+    // With the registry gone, the store serves the second check.
+    drop(server);
+    let second = json_check(&proj, &store);
     assert_eq!(second["dependency_phase"]["ecosystems"][0]["source"], "store");
     assert_eq!(second["dependencies"], first["dependencies"]);
 }
