@@ -1,0 +1,209 @@
+//! What bounds a container build's writes: its build directory is a tmpfs of the memory limit,
+//! and every other place it can write (`/tmp`, `/var/tmp`, `/run/lock`, its home, the output
+//! folder) a tmpfs of the disk limit, so nothing it writes reaches the engine's disk. After a
+//! failed build, `df` inside the container says which of them it filled.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::workspace::OUT_DIR;
+use crate::plan::RunSpec;
+
+/// World-writable folders of the images, each given a tmpfs of the disk limit.
+pub const SCRATCH: [&str; 3] = ["/tmp", "/var/tmp", "/run/lock"];
+
+/// Which limit sizes a place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Limit {
+    /// `disk` / `--disk`: places outside the build directory.
+    Disk,
+    /// `memory`: the build directory (a tmpfs counts against the memory limit).
+    Memory,
+}
+
+impl Limit {
+    /// How the user raises it.
+    pub fn how_to_raise(self) -> &'static str {
+        match self {
+            Limit::Disk => "raise it with --disk SIZE or `disk = \"2G\"` in repro.toml",
+            Limit::Memory => "raise it with `memory = \"8G\"` in repro.toml",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::Disk => "disk",
+            Limit::Memory => "memory",
+        }
+    }
+}
+
+/// A place a build filled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Filled {
+    /// Where it is mounted in the container.
+    pub path: String,
+    pub limit: Limit,
+    pub limit_bytes: u64,
+}
+
+impl std::fmt::Display for Filled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} is full: the {} limit of {} ({})",
+            self.path,
+            self.limit.name(),
+            size(self.limit_bytes),
+            self.limit.how_to_raise()
+        )
+    }
+}
+
+/// `1073741824` → `1 GiB`, `67108864` → `64 MiB`; other sizes in bytes.
+pub fn size(bytes: u64) -> String {
+    for (unit, shift) in [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
+            return format!("{} {unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+/// The tmpfs mounts of a run's container, by path, and which limit sizes each.
+pub fn places(spec: &RunSpec) -> BTreeMap<String, (Limit, String)> {
+    let disk = spec.disk_bytes;
+    let (uid, gid) = (spec.user.uid, spec.user.gid);
+    let mut m = BTreeMap::new();
+    for p in SCRATCH {
+        m.insert(
+            p.to_string(),
+            (Limit::Disk, format!("rw,exec,nosuid,nodev,mode=1777,size={disk}")),
+        );
+    }
+    m.insert(
+        spec.home.clone(),
+        (
+            Limit::Disk,
+            format!("rw,exec,nosuid,nodev,mode=0755,uid={uid},gid={gid},size={disk}"),
+        ),
+    );
+    m.insert(
+        OUT_DIR.to_string(),
+        (
+            Limit::Disk,
+            format!("rw,noexec,nosuid,nodev,mode=0755,uid={uid},gid={gid},size={disk}"),
+        ),
+    );
+    // Last: the build directory keeps its own size even where it is one of the others.
+    m.insert(
+        spec.build_path.clone(),
+        (
+            Limit::Memory,
+            format!("rw,exec,nosuid,nodev,mode=1777,size={}", spec.memory_bytes),
+        ),
+    );
+    m
+}
+
+/// The tmpfs option strings the engine takes.
+pub fn tmpfs(spec: &RunSpec) -> std::collections::HashMap<String, String> {
+    places(spec).into_iter().map(|(p, (_, opts))| (p, opts)).collect()
+}
+
+/// From `df -P -k` of the run's places: the ones that are (nearly) full. A line that does not
+/// parse is skipped.
+pub fn filled(spec: &RunSpec, df: &str) -> Vec<Filled> {
+    let places = places(spec);
+    let mut out = Vec::new();
+    for line in df.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [.., blocks, _used, avail, _cap, mount] = f[..] else {
+            continue;
+        };
+        let (Ok(blocks), Ok(avail)) = (blocks.parse::<u64>(), avail.parse::<u64>()) else {
+            continue;
+        };
+        let Some((limit, _)) = places.get(mount) else {
+            continue;
+        };
+        // A write that did not fit leaves the rest unused: full means less than 1% (at least
+        // 64 KiB) left.
+        let margin = (blocks / 100).max(64);
+        if avail < margin && !out.iter().any(|x: &Filled| x.path == mount) {
+            out.push(Filled {
+                path: mount.to_string(),
+                limit: *limit,
+                limit_bytes: match limit {
+                    Limit::Disk => spec.disk_bytes,
+                    Limit::Memory => spec.memory_bytes,
+                },
+            });
+        }
+    }
+    out
+}
+
+/// The places to ask `df` about.
+pub fn df_args(spec: &RunSpec) -> Vec<String> {
+    let mut argv = vec!["df".to_string(), "-P".into(), "-k".into()];
+    argv.extend(places(spec).into_keys());
+    argv
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> RunSpec {
+        let plan = crate::plan::Plan::new(
+            crate::recipe::parse_project("t", "[build]\ncommand=[\"make\"]\ndisk=\"64M\"\nmemory=\"1G\"\n")
+                .unwrap(),
+            1,
+            2,
+            crate::plan::select(&[], &[]),
+            2,
+        );
+        plan.runs[1].clone()
+    }
+
+    #[test]
+    fn every_writable_place_is_a_sized_tmpfs() {
+        let s = spec();
+        let t = tmpfs(&s);
+        assert_eq!(t["/tmp"], "rw,exec,nosuid,nodev,mode=1777,size=67108864");
+        assert_eq!(
+            t[&s.home],
+            "rw,exec,nosuid,nodev,mode=0755,uid=2000,gid=2000,size=67108864"
+        );
+        assert!(t["/out"].contains("size=67108864") && t["/out"].contains("noexec"));
+        assert_eq!(t[&s.build_path], "rw,exec,nosuid,nodev,mode=1777,size=1073741824");
+        assert_eq!(t.len(), 6);
+    }
+
+    #[test]
+    fn df_says_which_place_is_full() {
+        let s = spec();
+        let df = format!(
+            "Filesystem 1024-blocks Used Available Capacity Mounted on\n\
+             tmpfs 65536 65536 0 100% /tmp\n\
+             tmpfs 65536 10 65526 1% /var/tmp\n\
+             tmpfs 1048576 1048570 6 100% {}\n\
+             garbage line\n\
+             tmpfs x y z 1% /out\n\
+             overlay 100 100 0 100% /\n",
+            s.build_path
+        );
+        let full = filled(&s, &df);
+        assert_eq!(full.len(), 2, "{full:?}");
+        assert_eq!((full[0].path.as_str(), full[0].limit), ("/tmp", Limit::Disk));
+        assert_eq!(full[1].limit, Limit::Memory);
+        let shown = full[0].to_string();
+        assert!(shown.contains("64 MiB") && shown.contains("--disk"), "{shown}");
+        assert!(filled(&s, "").is_empty());
+        assert_eq!(size(1 << 30), "1 GiB");
+        assert_eq!(size(1000), "1000 bytes");
+    }
+}
