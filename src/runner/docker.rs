@@ -461,7 +461,7 @@ async fn run_in(docker: &Docker, id: &str, req: &RunRequest) -> Result<RunResult
             }
         })
         .await?;
-        filled = limits::filled(spec, &String::from_utf8_lossy(&df));
+        filled = limits::filled(spec, &String::from_utf8_lossy(&df), &sink.tail.lines());
         for f in &filled {
             sink.write(Chunk::Err(format!("repro: {f}\n").as_bytes()));
         }

@@ -23,9 +23,11 @@ pub const LABEL_DEADLINE: &str = "dev.repro.deadline";
 /// How long after its deadline a container still running is left alone: clocks of hosts
 /// sharing an engine may differ this much.
 pub const CLOCK_SKEW_SECS: i64 = 300;
-/// Containers of repro versions before the deadline label: removed once stopped, or when
-/// older than this.
+/// Containers of repro versions before the deadline label: removed when older than this…
 pub const LEGACY_MAX_AGE_SECS: i64 = 24 * 3600;
+/// …or once stopped and older than this (those versions read a stopped container's outputs
+/// before removing it, so a stopped one may still be in use for a while).
+pub const LEGACY_STOPPED_AGE_SECS: i64 = 3600;
 
 /// What repro needs to know about one of its containers.
 #[derive(Debug, Clone, Default)]
@@ -47,11 +49,11 @@ pub fn judge(
     let label = |k: &str| facts.labels.get(k).map(String::as_str);
     let stopped = matches!(facts.state.as_str(), "exited" | "dead");
     let Some(deadline) = label(LABEL_DEADLINE).and_then(|d| d.parse::<i64>().ok()) else {
-        if stopped {
-            return Some("stopped (made by an older repro)");
+        let age = now.saturating_sub(facts.created);
+        if stopped && age > LEGACY_STOPPED_AGE_SECS {
+            return Some("stopped an hour ago or more (made by an older repro)");
         }
-        return (now.saturating_sub(facts.created) > LEGACY_MAX_AGE_SECS)
-            .then_some("older than a day (made by an older repro)");
+        return (age > LEGACY_MAX_AGE_SECS).then_some("older than a day (made by an older repro)");
     };
     // The container's main process only ends at its deadline or when it is killed: a stopped
     // container holds nothing a run still needs.
@@ -175,7 +177,9 @@ mod tests {
             state: "exited".into(),
             ..legacy
         };
-        assert!(judge(&stopped, None, 2_000, |_| true).is_some());
+        // Possibly still being read by the older repro that made it.
+        assert_eq!(judge(&stopped, None, 2_000, |_| true), None);
+        assert!(judge(&stopped, None, 1_001 + LEGACY_STOPPED_AGE_SECS, |_| true).is_some());
         // A deadline that does not parse is no deadline.
         let garbled = facts("running", &[(LABEL_DEADLINE, "soon")]);
         assert_eq!(judge(&garbled, None, 2_000, |_| false), None);

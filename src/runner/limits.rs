@@ -113,10 +113,49 @@ pub fn tmpfs(spec: &RunSpec) -> std::collections::HashMap<String, String> {
     places(spec).into_iter().map(|(p, (_, opts))| (p, opts)).collect()
 }
 
-/// From `df -P -k` of the run's places: the ones that are (nearly) full. A line that does not
-/// parse is skipped.
-pub fn filled(spec: &RunSpec, df: &str) -> Vec<Filled> {
+/// The run's places that are (nearly) full by `df -P -k` (a line that does not parse is
+/// skipped); else those a "No space left on device" line of the log names (a write that
+/// would not fit at all, such as `fallocate`, leaves the place empty).
+pub fn filled(spec: &RunSpec, df: &str, log_tail: &[String]) -> Vec<Filled> {
     let places = places(spec);
+    let mut out = full_by_df(spec, &places, df);
+    if out.is_empty() {
+        for line in log_tail.iter().filter(|l| l.contains("No space left on device")) {
+            // The deepest place whose path the line names.
+            let named = places
+                .iter()
+                .filter(|(p, _)| line.contains(&format!("{}/", p.trim_end_matches('/'))))
+                .max_by_key(|(p, _)| p.len());
+            if let Some((path, (limit, _))) = named
+                && !out.iter().any(|x: &Filled| &x.path == path)
+            {
+                out.push(filled_place(spec, path, *limit));
+            }
+        }
+        // A write refused whole names no place (`fallocate failed: No space left on
+        // device`): most likely one of those the disk limit bounds.
+        if out.is_empty() && log_tail.iter().any(|l| l.contains("No space left on device")) {
+            out.push(filled_place(spec, UNNAMED, Limit::Disk));
+        }
+    }
+    out
+}
+
+/// What [`filled`] calls a place the log does not name.
+pub const UNNAMED: &str = "a folder outside the build directory (the log says \"No space left on device\")";
+
+fn filled_place(spec: &RunSpec, path: &str, limit: Limit) -> Filled {
+    Filled {
+        path: path.to_string(),
+        limit,
+        limit_bytes: match limit {
+            Limit::Disk => spec.disk_bytes,
+            Limit::Memory => spec.memory_bytes,
+        },
+    }
+}
+
+fn full_by_df(spec: &RunSpec, places: &BTreeMap<String, (Limit, String)>, df: &str) -> Vec<Filled> {
     let mut out = Vec::new();
     for line in df.lines().skip(1) {
         let f: Vec<&str> = line.split_whitespace().collect();
@@ -133,14 +172,7 @@ pub fn filled(spec: &RunSpec, df: &str) -> Vec<Filled> {
         // 64 KiB) left.
         let margin = (blocks / 100).max(64);
         if avail < margin && !out.iter().any(|x: &Filled| x.path == mount) {
-            out.push(Filled {
-                path: mount.to_string(),
-                limit: *limit,
-                limit_bytes: match limit {
-                    Limit::Disk => spec.disk_bytes,
-                    Limit::Memory => spec.memory_bytes,
-                },
-            });
+            out.push(filled_place(spec, mount, *limit));
         }
     }
     out
@@ -196,13 +228,26 @@ mod tests {
              overlay 100 100 0 100% /\n",
             s.build_path
         );
-        let full = filled(&s, &df);
+        let full = filled(&s, &df, &[]);
         assert_eq!(full.len(), 2, "{full:?}");
         assert_eq!((full[0].path.as_str(), full[0].limit), ("/tmp", Limit::Disk));
         assert_eq!(full[1].limit, Limit::Memory);
         let shown = full[0].to_string();
         assert!(shown.contains("64 MiB") && shown.contains("--disk"), "{shown}");
-        assert!(filled(&s, "").is_empty());
+        assert!(filled(&s, "", &[]).is_empty());
+        // Nothing full, but the log says a write did not fit.
+        let log = [
+            "fallocate: fallocate failed: No space left on device".to_string(),
+            format!("fallocate: {}/x: No space left on device", s.home),
+            "cp: error writing '/tmp/a': No space left on device".into(),
+        ];
+        let named: Vec<String> = filled(&s, "", &log).into_iter().map(|f| f.path).collect();
+        assert_eq!(named, [s.home.clone(), "/tmp".into()]);
+        let unnamed = filled(&s, "", &[log[0].clone()]);
+        assert_eq!(
+            (unnamed[0].path.as_str(), unnamed[0].limit),
+            (UNNAMED, Limit::Disk)
+        );
         assert_eq!(size(1 << 30), "1 GiB");
         assert_eq!(size(1000), "1000 bytes");
     }

@@ -227,6 +227,11 @@ impl LogTail {
         }
     }
 
+    /// The lines kept so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.iter().cloned().collect()
+    }
+
     pub fn into_vec(self) -> Vec<String> {
         self.lines.into()
     }
