@@ -98,14 +98,36 @@ pub fn places(spec: &RunSpec) -> BTreeMap<String, (Limit, String)> {
         ),
     );
     // Last: the build directory keeps its own size even where it is one of the others.
+    let (path, owner) = build_mount(spec);
     m.insert(
-        spec.build_path.clone(),
+        path,
         (
             Limit::Memory,
-            format!("rw,exec,nosuid,nodev,mode=1777,size={}", spec.memory_bytes),
+            format!("rw,exec,nosuid,nodev,{owner},size={}", spec.memory_bytes),
         ),
     );
     m
+}
+
+/// Where the build directory's tmpfs goes, and who owns its root: the build path's first
+/// folder (`/build` of `/build/a`), world-writable, so that the entry script makes the build
+/// path itself as the run's user with the run's umask (git refuses a work tree owned by
+/// another user); a one-folder build path (`/workspace`) is the mount itself, owned by the
+/// run's user with the mode its umask gives.
+fn build_mount(spec: &RunSpec) -> (String, String) {
+    let mut parts = spec.build_path.split('/').filter(|p| !p.is_empty());
+    match (parts.next(), parts.next()) {
+        (Some(first), Some(_)) => (format!("/{first}"), "mode=1777".into()),
+        _ => {
+            let umask = u32::from_str_radix(&spec.umask, 8).unwrap_or(0o022);
+            let mode = 0o777 & !umask;
+            let (uid, gid) = (spec.user.uid, spec.user.gid);
+            (
+                spec.build_path.clone(),
+                format!("mode={mode:04o},uid={uid},gid={gid}"),
+            )
+        }
+    }
 }
 
 /// The tmpfs option strings the engine takes.
@@ -211,8 +233,14 @@ mod tests {
             "rw,exec,nosuid,nodev,mode=0755,uid=2000,gid=2000,size=67108864"
         );
         assert!(t["/out"].contains("size=67108864") && t["/out"].contains("noexec"));
-        assert_eq!(t[&s.build_path], "rw,exec,nosuid,nodev,mode=1777,size=1073741824");
+        assert_eq!(t["/build"], "rw,exec,nosuid,nodev,mode=1777,size=1073741824");
         assert_eq!(t.len(), 6);
+        let mut one = s.clone();
+        one.build_path = "/workspace".into();
+        assert_eq!(
+            tmpfs(&one)["/workspace"],
+            "rw,exec,nosuid,nodev,mode=0775,uid=2000,gid=2000,size=1073741824"
+        );
     }
 
     #[test]
@@ -222,11 +250,10 @@ mod tests {
             "Filesystem 1024-blocks Used Available Capacity Mounted on\n\
              tmpfs 65536 65536 0 100% /tmp\n\
              tmpfs 65536 10 65526 1% /var/tmp\n\
-             tmpfs 1048576 1048570 6 100% {}\n\
+             tmpfs 1048576 1048570 6 100% /build\n\
              garbage line\n\
              tmpfs x y z 1% /out\n\
-             overlay 100 100 0 100% /\n",
-            s.build_path
+             overlay 100 100 0 100% /\n"
         );
         let full = filled(&s, &df, &[]);
         assert_eq!(full.len(), 2, "{full:?}");

@@ -103,7 +103,7 @@ async fn a_run_applies_its_spec_and_returns_outputs() {
         let mut mounts = r.container_mounts.clone();
         mounts.sort();
         let mut expected = vec![
-            spec.build_path.clone(),
+            "/build".to_string(),
             spec.home.clone(),
             "/out".into(),
             "/run/lock".into(),
