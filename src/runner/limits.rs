@@ -246,16 +246,14 @@ mod tests {
     #[test]
     fn df_says_which_place_is_full() {
         let s = spec();
-        let df = format!(
-            "Filesystem 1024-blocks Used Available Capacity Mounted on\n\
+        let df = "Filesystem 1024-blocks Used Available Capacity Mounted on\n\
              tmpfs 65536 65536 0 100% /tmp\n\
              tmpfs 65536 10 65526 1% /var/tmp\n\
              tmpfs 1048576 1048570 6 100% /build\n\
              garbage line\n\
              tmpfs x y z 1% /out\n\
-             overlay 100 100 0 100% /\n"
-        );
-        let full = filled(&s, &df, &[]);
+             overlay 100 100 0 100% /\n";
+        let full = filled(&s, df, &[]);
         assert_eq!(full.len(), 2, "{full:?}");
         assert_eq!((full[0].path.as_str(), full[0].limit), ("/tmp", Limit::Disk));
         assert_eq!(full[1].limit, Limit::Memory);
