@@ -29,23 +29,35 @@ impl Prepared {
         let mut runs = Vec::new();
         let mut outputs = RunOutputs::new();
         let mut build_findings = Vec::new();
+        // A failed control is an error, given once every run is kept (`--keep`).
+        let mut control_error = None;
         for run in finished {
             let (spec, r) = (&run.spec, &run.result);
+            let tail = || r.log_tail.join("\n");
             if spec.is_control() {
-                if r.timed_out {
-                    return Err(CheckError::ControlTimedOut {
+                control_error = if r.timed_out {
+                    Some(CheckError::ControlTimedOut {
                         secs: spec.timeout_secs,
-                    });
-                }
-                if r.exit_code != 0 {
-                    return Err(CheckError::ControlFailed {
+                        tail: tail(),
+                    })
+                } else if let Some(filled) = r.filled.first().filter(|_| r.exit_code != 0) {
+                    Some(CheckError::ControlFilled {
+                        filled: filled.clone(),
+                        tail: tail(),
+                    })
+                } else if r.exit_code != 0 {
+                    Some(CheckError::ControlFailed {
                         code: r.exit_code,
-                        tail: r.log_tail.join("\n"),
-                    });
-                }
+                        tail: tail(),
+                    })
+                } else {
+                    None
+                };
             } else if !r.succeeded() {
                 let what = if r.timed_out {
                     format!("ran past its timeout of {}s", spec.timeout_secs)
+                } else if let Some(filled) = r.filled.first() {
+                    format!("failed with exit status {} ({filled})", r.exit_code)
                 } else {
                     format!("failed with exit status {}", r.exit_code)
                 };
@@ -89,6 +101,9 @@ impl Prepared {
         }
         if let Some(keep) = &self.opts.keep {
             keep_runs(keep, finished)?;
+        }
+        if let Some(e) = control_error {
+            return Err(e);
         }
         let control = outputs.get(CONTROL).map(|(_, a)| a);
         match control {

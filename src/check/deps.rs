@@ -485,12 +485,15 @@ fn fetch_spec(label: &str, step: &FetchStep) -> RunSpec {
         network: step.network,
         timeout_secs: FETCH_TIMEOUT_SECS,
         memory_bytes: FETCH_MEMORY_BYTES,
+        // Downloads go to the store's mounted folders; this bounds what else the tools write.
+        disk_bytes: FETCH_DISK_BYTES,
     }
 }
 
 /// A fetch step is stopped past this (a registry that hangs must not hold a check forever).
 pub const FETCH_TIMEOUT_SECS: u64 = 20 * 60;
 const FETCH_MEMORY_BYTES: u64 = 4 << 30;
+const FETCH_DISK_BYTES: u64 = 4 << 30;
 /// The fetch user when repro runs as root: never root in the container.
 const FETCH_UID: u32 = 2000;
 

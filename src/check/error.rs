@@ -18,10 +18,19 @@ pub enum CheckError {
     )]
     ControlFailed { code: i64, tail: String },
     #[error(
-        "the control build (run {control}) ran past its timeout of {secs}s and was stopped",
+        "the control build (run {control}) ran past its timeout of {secs}s and was stopped; its log ends with:\n{tail}",
         control = CONTROL
     )]
-    ControlTimedOut { secs: u64 },
+    ControlTimedOut { secs: u64, tail: String },
+    #[error(
+        "the control build (run {control}) failed: {} reached its {} limit of {}; its log ends with:\n{tail}",
+        filled.path, filled.limit.name(), crate::runner::limits::size(filled.limit_bytes),
+        control = CONTROL
+    )]
+    ControlFilled {
+        filled: crate::runner::limits::Filled,
+        tail: String,
+    },
     #[error("the build produced no outputs{what}")]
     NoOutputs { what: String },
     #[error("collecting the outputs of run {run}")]
@@ -100,7 +109,12 @@ impl CheckError {
                  --network (then unrecorded)"
                 .into(),
             CheckError::ControlTimedOut { .. } => {
-                "raise the limit with --timeout or `timeout` in repro.toml".into()
+                "raise the limit with --timeout or `timeout` in repro.toml; -v shows the whole log, --keep \
+                 DIR keeps it"
+                    .into()
+            }
+            CheckError::ControlFilled { filled, .. } => {
+                format!("{} (see docs/check.md, \"Limits\")", filled.limit.how_to_raise())
             }
             CheckError::NoOutputs { .. } => {
                 "set [build] outputs in repro.toml to the files the build produces (globs)".into()

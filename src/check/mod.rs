@@ -49,6 +49,8 @@ pub struct CheckOptions {
     /// Allow the network (non-hermetic).
     pub network: bool,
     pub timeout_secs: Option<u64>,
+    /// The disk limit instead of the recipe's, repro.toml's or the recorded one (`--disk`).
+    pub disk_bytes: Option<u64>,
     /// Keep each run's outputs and logs here.
     pub keep: Option<PathBuf>,
     /// Read recipes from this directory instead of the built-in ones.
@@ -77,6 +79,7 @@ impl CheckOptions {
             allow_unpinned: false,
             network: false,
             timeout_secs: None,
+            disk_bytes: None,
             keep: None,
             recipes: None,
             compare: crate::compare::Options::default(),

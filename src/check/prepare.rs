@@ -76,6 +76,9 @@ impl Target {
         if let Some(t) = opts.timeout_secs {
             build.timeout_secs = t;
         }
+        if let Some(d) = opts.disk_bytes {
+            build.disk_bytes = d;
+        }
         let (sde, origin) = source::source_date_epoch(&dir, source_date_epoch)?;
         Ok(Target {
             project: project.display().to_string(),

@@ -58,6 +58,7 @@ pub fn run(args: BuildArgs, out: &Output) -> anyhow::Result<i32> {
         source_date_epoch: args.source_date_epoch,
         image: args.image.clone(),
         timeout_secs: args.run.timeout.map(|d| d.as_secs().max(1)),
+        disk_bytes: args.run.disk,
         keep: args.run.keep.clone(),
         recipes: args.run.rebuilders.clone(),
         deps_store: args.run.deps_store.clone(),

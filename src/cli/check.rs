@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{Output, UserError, parse_duration};
+use super::{Output, UserError, parse_disk, parse_duration};
 use crate::check::{self, CheckError, CheckOptions, Verdict};
 use crate::compare;
 use crate::plan::{Variation, select};
@@ -70,6 +70,10 @@ pub struct CheckArgs {
     /// Stop a build after this long (e.g. 30m; default: the recipe's or repro.toml's).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
+    /// Most a build may write outside its build directory: /tmp, /var/tmp, its home and the
+    /// outputs, each a tmpfs of this size (default: repro.toml's `disk`, else 1G).
+    #[arg(long, value_name = "SIZE", value_parser = parse_disk)]
+    pub disk: Option<u64>,
     /// Keep each run's outputs, log and spec in DIR/<run>/.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
@@ -104,6 +108,7 @@ pub fn run(args: CheckArgs, out: &Output) -> anyhow::Result<i32> {
         allow_unpinned: args.allow_unpinned,
         network: args.network,
         timeout_secs: args.timeout.map(|d| d.as_secs().max(1)),
+        disk_bytes: args.disk,
         keep: args.keep.clone(),
         recipes: args.rebuilders.clone(),
         deps_store: args.deps_store.clone(),

@@ -16,6 +16,15 @@ pub mod verify;
 
 pub use crate::units::{parse_duration, parse_size};
 
+/// `--disk SIZE`: a size no smaller than the least a build needs there.
+fn parse_disk(s: &str) -> Result<u64, String> {
+    let bytes = parse_size(s)?;
+    if bytes < crate::recipe::MIN_DISK_BYTES {
+        return Err(format!("{s:?} is too small: the disk limit must be at least 1M"));
+    }
+    Ok(bytes)
+}
+
 use std::io::Write;
 
 use clap::{Parser, Subcommand, ValueEnum};

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{Output, UserError, parse_duration};
+use super::{Output, UserError, parse_disk, parse_duration};
 use crate::attest::{self, PrivateKey, PublicKey};
 use crate::check::CheckOptions;
 use crate::compare;
@@ -22,6 +22,10 @@ pub struct RunArgs {
     /// Stop a build after this long (e.g. 30m; default: the recorded or recipe's).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
+    /// Most a build may write outside its build directory: /tmp, /var/tmp, its home and the
+    /// outputs, each a tmpfs of this size (default: the recorded or recipe's, else 1G).
+    #[arg(long, value_name = "SIZE", value_parser = parse_disk)]
+    pub disk: Option<u64>,
     /// Keep each run's outputs, log and spec in DIR/<run>/.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
@@ -286,6 +290,7 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
         runs: args.varied.plan().0,
         variations: args.varied.plan().1,
         timeout_secs: args.run.timeout.map(|d| d.as_secs().max(1)),
+        disk_bytes: args.run.disk,
         keep: args.run.keep.clone(),
         recipes: args.run.rebuilders.clone(),
         deps_store: args.run.deps_store.clone(),

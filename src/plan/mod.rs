@@ -57,6 +57,10 @@ pub struct RunSpec {
     pub network: bool,
     pub timeout_secs: u64,
     pub memory_bytes: u64,
+    /// Most the run may write outside its build directory (each tmpfs: `/tmp`, `/var/tmp`,
+    /// home, outputs).
+    #[serde(default = "crate::recipe::default_disk_bytes")]
+    pub disk_bytes: u64,
 }
 
 /// The control run's label: every variation off, the reference the other runs are compared
@@ -360,6 +364,7 @@ impl Plan {
             network: self.build.network,
             timeout_secs: self.build.timeout_secs,
             memory_bytes: self.build.memory_bytes,
+            disk_bytes: self.build.disk_bytes,
         }
     }
 }
@@ -437,6 +442,7 @@ mod tests {
             network: false,
             timeout_secs: 1800,
             memory_bytes: 4 << 30,
+            disk_bytes: 1 << 30,
             origin: "test".into(),
             build_type: "test".into(),
             control_path: None,

@@ -28,6 +28,11 @@ pub struct BuildDef {
     pub network: bool,
     pub timeout_secs: u64,
     pub memory_bytes: u64,
+    /// Most a build may write outside its build directory: each of `/tmp`, `/var/tmp`, its
+    /// home and the output folder is a tmpfs of this size (docs/check.md, "Limits").
+    /// Provenance recorded before the field existed gets the default.
+    #[serde(default = "default_disk_bytes")]
+    pub disk_bytes: u64,
     /// Where this definition came from: `repro.toml` or `recipe <name>`.
     pub origin: String,
     /// The SLSA build type `repro build` records for it.
@@ -68,6 +73,19 @@ impl Offline {
 
 const DEFAULT_TIMEOUT: &str = "30m";
 const DEFAULT_MEMORY: &str = "4G";
+const DEFAULT_DISK: &str = "1G";
+
+/// The disk limit when nothing sets one: 1 GiB.
+pub fn default_disk_bytes() -> u64 {
+    1 << 30
+}
+
+/// The limits a recipe or repro.toml sets, parsed.
+struct Limits {
+    timeout_secs: u64,
+    memory_bytes: u64,
+    disk_bytes: u64,
+}
 /// Build type recorded for projects built from their own `repro.toml`.
 pub const REPRO_TOML_BUILD_TYPE: &str = "https://github.com/repro/repro/buildtypes/repro-toml/v1";
 
@@ -102,6 +120,8 @@ pub struct Recipe {
     pub timeout: Option<String>,
     #[serde(default)]
     pub memory: Option<String>,
+    #[serde(default)]
+    pub disk: Option<String>,
     /// Added to every run unless the network is allowed (`[offline] args`, `[offline] env`).
     #[serde(default)]
     pub offline: Offline,
@@ -145,18 +165,29 @@ pub fn parse_recipe(file: &str, text: &str) -> Result<Recipe, RecipeError> {
     if r.command.is_empty() && r.image != "from-provenance" {
         return Err(invalid("`command` must not be empty".into()));
     }
-    check_limits(r.timeout.as_deref(), r.memory.as_deref()).map_err(invalid)?;
+    check_limits(r.timeout.as_deref(), r.memory.as_deref(), r.disk.as_deref()).map_err(invalid)?;
     Ok(r)
 }
 
-fn check_limits(timeout: Option<&str>, memory: Option<&str>) -> Result<(u64, u64), String> {
+fn check_limits(timeout: Option<&str>, memory: Option<&str>, disk: Option<&str>) -> Result<Limits, String> {
     let t = parse_duration(timeout.unwrap_or(DEFAULT_TIMEOUT)).map_err(|e| format!("timeout: {e}"))?;
     let m = parse_size(memory.unwrap_or(DEFAULT_MEMORY)).map_err(|e| format!("memory: {e}"))?;
+    let d = parse_size(disk.unwrap_or(DEFAULT_DISK)).map_err(|e| format!("disk: {e}"))?;
     if t.as_secs() == 0 {
         return Err("timeout: must be more than 0s".into());
     }
-    Ok((t.as_secs(), m))
+    if d < MIN_DISK_BYTES {
+        return Err("disk: must be at least 1M (the build's home and output folder live there)".into());
+    }
+    Ok(Limits {
+        timeout_secs: t.as_secs(),
+        memory_bytes: m,
+        disk_bytes: d,
+    })
 }
+
+/// The smallest disk limit: the entry script keeps its lists of the build's files there.
+pub const MIN_DISK_BYTES: u64 = 1 << 20;
 
 /// The recipes: built in, or every `*.toml` of `dir`.
 pub fn load(dir: Option<&Path>) -> Result<Vec<Recipe>, RecipeError> {
@@ -198,11 +229,15 @@ impl Recipe {
     }
 
     pub fn build_def(&self) -> Result<BuildDef, RecipeError> {
-        let (timeout_secs, memory_bytes) = check_limits(self.timeout.as_deref(), self.memory.as_deref())
-            .map_err(|message| RecipeError::Invalid {
-                file: format!("recipe {}", self.name),
-                message,
-            })?;
+        let limits = check_limits(
+            self.timeout.as_deref(),
+            self.memory.as_deref(),
+            self.disk.as_deref(),
+        )
+        .map_err(|message| RecipeError::Invalid {
+            file: format!("recipe {}", self.name),
+            message,
+        })?;
         Ok(BuildDef {
             command: self.command.clone(),
             outputs: self.outputs.clone(),
@@ -211,8 +246,9 @@ impl Recipe {
             image: self.image.clone(),
             remap: self.remap,
             network: self.network,
-            timeout_secs,
-            memory_bytes,
+            timeout_secs: limits.timeout_secs,
+            memory_bytes: limits.memory_bytes,
+            disk_bytes: limits.disk_bytes,
             origin: format!("recipe {}", self.name),
             build_type: self.build_type.clone(),
             control_path: None,
@@ -246,6 +282,9 @@ pub struct ProjectBuild {
     pub timeout: Option<String>,
     #[serde(default)]
     pub memory: Option<String>,
+    /// Most the build may write outside its build directory (`/tmp`, home, outputs).
+    #[serde(default)]
+    pub disk: Option<String>,
     #[serde(default)]
     pub network: bool,
     #[serde(default = "yes")]
@@ -289,8 +328,8 @@ pub fn parse_project(file: &str, text: &str) -> Result<BuildDef, RecipeError> {
     if b.command.is_empty() {
         return Err(invalid("[build] command must not be empty".into()));
     }
-    let (timeout_secs, memory_bytes) =
-        check_limits(b.timeout.as_deref(), b.memory.as_deref()).map_err(invalid)?;
+    let limits =
+        check_limits(b.timeout.as_deref(), b.memory.as_deref(), b.disk.as_deref()).map_err(invalid)?;
     Ok(BuildDef {
         command: b.command,
         outputs: b.outputs,
@@ -299,8 +338,9 @@ pub fn parse_project(file: &str, text: &str) -> Result<BuildDef, RecipeError> {
         image: b.image.unwrap_or_else(|| "default".into()),
         remap: b.remap,
         network: b.network,
-        timeout_secs,
-        memory_bytes,
+        timeout_secs: limits.timeout_secs,
+        memory_bytes: limits.memory_bytes,
+        disk_bytes: limits.disk_bytes,
         origin: "repro.toml".into(),
         build_type: REPRO_TOML_BUILD_TYPE.into(),
         control_path: None,
@@ -343,13 +383,18 @@ mod tests {
         assert_eq!(resolve(d.path(), &recipes).unwrap().origin, "recipe cargo");
         std::fs::write(
             d.path().join("repro.toml"),
-            "[build]\ncommand = [\"sh\", \"b.sh\"]\noutputs = [\"out/**\"]\ntimeout = \"2m\"\nmemory = \"1G\"\n",
+            "[build]\ncommand = [\"sh\", \"b.sh\"]\noutputs = [\"out/**\"]\ntimeout = \"2m\"\nmemory = \"1G\"\ndisk = \"2GiB\"\n",
         )
         .unwrap();
         let def = resolve(d.path(), &recipes).unwrap();
         assert_eq!(
-            (def.origin.as_str(), def.timeout_secs, def.memory_bytes),
-            ("repro.toml", 120, 1 << 30)
+            (
+                def.origin.as_str(),
+                def.timeout_secs,
+                def.memory_bytes,
+                def.disk_bytes
+            ),
+            ("repro.toml", 120, 1 << 30, 2 << 30)
         );
         assert_eq!(def.image, "default");
         let empty = tempfile::tempdir().unwrap();
@@ -371,6 +416,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("memory"), "{e}");
+        for bad in ["\"0\"", "\"512K\"", "\"huge\""] {
+            let e = parse_project(
+                "repro.toml",
+                &format!("[build]\ncommand = [\"x\"]\ndisk = {bad}\n"),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("disk"), "{e}");
+        }
+        assert_eq!(
+            parse_project("repro.toml", "[build]\ncommand = [\"x\"]\n")
+                .unwrap()
+                .disk_bytes,
+            default_disk_bytes()
+        );
         assert!(parse_project("repro.toml", "not toml [").is_err());
     }
 }

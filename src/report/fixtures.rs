@@ -93,6 +93,7 @@ pub(crate) fn build_def() -> BuildDef {
         network: false,
         timeout_secs: 60,
         memory_bytes: 1 << 30,
+        disk_bytes: 1 << 30,
         origin: "repro.toml".into(),
         build_type: "https://example.invalid/bt".into(),
         control_path: None,

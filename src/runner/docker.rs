@@ -11,27 +11,24 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, Mount as EngineMount, MountType};
 use bollard::query_parameters::{
     CreateContainerOptions, DownloadFromContainerOptions, KillContainerOptions, ListContainersOptions,
-    LogsOptions, RemoveContainerOptions, UploadToContainerOptions, WaitContainerOptions,
+    RemoveContainerOptions, UploadToContainerOptions,
 };
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
-use tokio::io::AsyncWriteExt;
+use std::io::Write;
 
-use super::workspace::{self, BUILD_MOUNT, OUT_DIR, REPRO_DIR};
-use super::{Backend, ImageInfo, RunError, RunRequest, RunResult};
+use super::workspace::{self, REPRO_DIR};
+use super::{Backend, ImageInfo, RunError, RunRequest, RunResult, leftovers, limits};
 use crate::engine::Engine;
 use crate::image::{ImageRef, Progress};
 use crate::plan::{Plan, Variation};
 
-/// Label on every container repro creates.
-pub const LABEL_MANAGED: &str = "dev.repro.managed";
-/// Label holding the creating process's pid, to find leftovers of dead processes.
-pub const LABEL_PID: &str = "dev.repro.pid";
-/// Label naming the check a container belongs to.
-pub const LABEL_CHECK: &str = "dev.repro.check";
+pub use super::leftovers::{LABEL_CHECK, LABEL_DEADLINE, LABEL_HOST, LABEL_MANAGED, LABEL_PID};
 
 /// Connects to the engine named by `DOCKER_HOST` (any form) or the local socket, settles on
 /// an API version both sides speak, and checks that it answers.
@@ -161,7 +158,8 @@ async fn remove(docker: &Docker, id: &str) {
     }
 }
 
-/// Removes containers left by repro processes that no longer exist.
+/// Removes the containers [`leftovers::judge`] calls leftovers: this host's dead runs at once,
+/// other hosts' only once stopped or past their deadline.
 async fn remove_leftovers(docker: &Docker) -> Result<usize, RunError> {
     let filters = HashMap::from([("label".to_string(), vec![LABEL_MANAGED.to_string()])]);
     let list = docker
@@ -172,21 +170,40 @@ async fn remove_leftovers(docker: &Docker) -> Result<usize, RunError> {
         }))
         .await
         .map_err(RunError::engine("list containers"))?;
+    let here = leftovers::host_id();
+    let now = unix_now();
     let mut removed = 0;
     for c in list {
-        let pid = c
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(LABEL_PID))
-            .and_then(|p| p.parse::<u32>().ok());
-        let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
-        if let (Some(id), false) = (c.id, alive) {
+        let facts = leftovers::Facts {
+            labels: c.labels.unwrap_or_default(),
+            state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+            created: c.created.unwrap_or(0),
+        };
+        if let (Some(id), Some(_why)) = (
+            c.id,
+            leftovers::judge(&facts, here.as_deref(), now, leftovers::pid_alive),
+        ) {
             remove(docker, &id).await;
             removed += 1;
         }
     }
     Ok(removed)
 }
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// How long a container lives once started: the build's timeout and time to hand over its
+/// outputs (a quarter of the timeout, between 15 s and 5 min).
+pub fn lifetime_secs(timeout_secs: u64) -> u64 {
+    timeout_secs.saturating_add((timeout_secs / 4).clamp(15, 300))
+}
+
+/// Time allowed between creating a container and starting it (the upload).
+pub const UPLOAD_ALLOWANCE_SECS: u64 = 600;
 
 /// Runs one build in a fresh container; the container is removed whatever happens.
 async fn run(docker: &Docker, live: &Mutex<HashSet<String>>, req: RunRequest) -> Result<RunResult, RunError> {
@@ -197,7 +214,7 @@ async fn run(docker: &Docker, live: &Mutex<HashSet<String>>, req: RunRequest) ->
                 name: Some(name.clone()),
                 ..Default::default()
             }),
-            container_config(&req),
+            container_config(&req, unix_now()),
         )
         .await
         .map_err(RunError::engine(format!("create container {name}")))?;
@@ -209,15 +226,21 @@ async fn run(docker: &Docker, live: &Mutex<HashSet<String>>, req: RunRequest) ->
     result
 }
 
-fn container_config(req: &RunRequest) -> ContainerCreateBody {
+/// The container: its main process only waits out the container's lifetime, so the engine
+/// stops it by then even when repro is gone; the build runs in it through `exec`.
+fn container_config(req: &RunRequest, now: i64) -> ContainerCreateBody {
     let spec = &req.spec;
-    let mut cmd = vec!["/bin/sh".to_string(), format!("{REPRO_DIR}/entry.sh")];
-    cmd.extend(spec.command.iter().cloned());
-    let labels = HashMap::from([
-        (LABEL_MANAGED.to_string(), "1".to_string()),
-        (LABEL_PID.to_string(), std::process::id().to_string()),
-        (LABEL_CHECK.to_string(), req.check_id.to_string()),
-    ]);
+    let lifetime = lifetime_secs(spec.timeout_secs);
+    let cmd = vec![
+        "/bin/sh".to_string(),
+        "-c".into(),
+        "exec sleep \"$1\"".into(),
+        "repro-lifetime".into(),
+        lifetime.to_string(),
+    ];
+    let deadline = now
+        .saturating_add_unsigned(lifetime)
+        .saturating_add_unsigned(UPLOAD_ALLOWANCE_SECS);
     let memory = i64::try_from(spec.memory_bytes).unwrap_or(i64::MAX);
     let host = HostConfig {
         network_mode: Some(if spec.network { "bridge" } else { "none" }.into()),
@@ -227,10 +250,7 @@ fn container_config(req: &RunRequest) -> ContainerCreateBody {
         memory_swap: Some(memory),
         pids_limit: Some(4096),
         cpuset_cpus: spec.cpuset.clone(),
-        tmpfs: Some(HashMap::from([(
-            BUILD_MOUNT.to_string(),
-            format!("rw,exec,nosuid,nodev,mode=1777,size={}", spec.memory_bytes),
-        )])),
+        tmpfs: Some(limits::tmpfs(spec)),
         init: Some(true),
         mounts: (!req.mounts.is_empty()).then(|| {
             req.mounts
@@ -249,17 +269,21 @@ fn container_config(req: &RunRequest) -> ContainerCreateBody {
     ContainerCreateBody {
         image: Some(req.image.to_string()),
         cmd: Some(cmd),
-        user: Some(format!("{}:{}", spec.user.uid, spec.user.gid)),
+        user: Some(user(spec)),
         // The build's environment is in /repro/build.env; the container itself gets only PATH.
         env: Some(vec![format!("PATH={}", crate::plan::STANDARD_PATH)]),
         hostname: Some(spec.hostname.clone()),
         domainname: Some(spec.domainname.clone()),
         working_dir: Some("/".into()),
         network_disabled: Some(!spec.network),
-        labels: Some(labels),
+        labels: Some(leftovers::labels(&req.check_id, deadline)),
         host_config: Some(host),
         ..Default::default()
     }
+}
+
+fn user(spec: &crate::plan::RunSpec) -> String {
+    format!("{}:{}", spec.user.uid, spec.user.gid)
 }
 
 async fn read_file_from(docker: &Docker, id: &str, path: &str) -> Result<String, RunError> {
@@ -367,56 +391,82 @@ async fn run_in(docker: &Docker, id: &str, req: &RunRequest) -> Result<RunResult
         .map_err(RunError::engine("start the build container"))?;
     let build_started = Instant::now();
     let log_path = req.work.join("build.log");
-    let logs = stream_logs(
-        docker,
-        id,
-        &log_path,
-        req.log_lines.clone().map(|tx| (spec.label.clone(), tx)),
-    );
-    let wait = async {
-        let mut s = docker.wait_container(
-            id,
-            Some(WaitContainerOptions {
-                condition: "not-running".into(),
-            }),
-        );
-        match s.next().await {
-            Some(Ok(r)) => Ok(r.status_code),
-            // bollard reports a non-zero exit as an error carrying the code.
-            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
-            Some(Err(e)) => Err(RunError::engine("wait for the build")(e)),
-            None => Ok(-1),
-        }
+    // Local files written from the output callback: plain (blocking) writes, buffered.
+    let log =
+        std::fs::File::create(&log_path).map_err(RunError::io(format!("creating {}", log_path.display())))?;
+    let mut sink = LogSink {
+        file: std::io::BufWriter::new(log),
+        tail: super::LogTail::default(),
+        partial: Vec::new(),
+        live: req.log_lines.clone().map(|tx| (spec.label.clone(), tx)),
     };
-    let timeout = Duration::from_secs(spec.timeout_secs);
-    let (exit_code, timed_out) = match tokio::time::timeout(timeout, wait).await {
+    let mut argv = vec![
+        "/bin/sh".to_string(),
+        format!("{REPRO_DIR}/entry.sh"),
+        "build".into(),
+    ];
+    argv.extend(spec.command.iter().cloned());
+    // The entry script stops the build at its timeout; this is the backstop should it not.
+    let timeout = Duration::from_secs(spec.timeout_secs.saturating_add(CLIENT_GRACE_SECS));
+    let run_as = user(spec);
+    let build = exec(docker, id, argv, &run_as, |chunk| sink.write(chunk));
+    let (mut exit_code, mut timed_out) = match tokio::time::timeout(timeout, build).await {
         Ok(code) => (code?, false),
-        Err(_) => {
-            let _ = docker
-                .kill_container(
-                    id,
-                    Some(KillContainerOptions {
-                        signal: "KILL".into(),
-                    }),
-                )
-                .await;
-            (-1, true)
-        }
+        Err(_) => (-1, true),
     };
     let build_time = build_started.elapsed();
-    let log_tail = match logs.await {
-        Ok(tail) => tail?,
-        Err(e) => {
-            return Err(RunError::io("following the build log")(std::io::Error::other(e)));
+    // coreutils' timeout exits 124 (TERM) or 137 (KILL after its grace) at the deadline.
+    if matches!(exit_code, 124 | 137) && build_time >= Duration::from_secs(spec.timeout_secs) {
+        timed_out = true;
+    }
+    let mut filled = Vec::new();
+    let mut outputs_archive = None;
+    if timed_out {
+        kill(docker, id).await;
+    } else if exit_code == 0 {
+        let path = req.work.join("outputs.tar");
+        let file =
+            std::fs::File::create(&path).map_err(RunError::io(format!("creating {}", path.display())))?;
+        let mut file = std::io::BufWriter::new(file);
+        let argv = vec![
+            "/bin/sh".into(),
+            format!("{REPRO_DIR}/entry.sh"),
+            "outputs".into(),
+        ];
+        let mut failed = Ok(());
+        let code = exec(docker, id, argv, &run_as, |chunk| match chunk {
+            Chunk::Out(bytes) if failed.is_ok() => failed = file.write_all(bytes),
+            Chunk::Err(bytes) => sink.write(Chunk::Err(bytes)),
+            Chunk::Out(_) => {}
+        })
+        .await?;
+        failed.map_err(RunError::io(format!("writing {}", path.display())))?;
+        file.flush()
+            .map_err(RunError::io(format!("writing {}", path.display())))?;
+        if code == 0 {
+            outputs_archive = Some(path);
+        } else {
+            sink.write(Chunk::Err(
+                format!("repro: collecting the outputs failed (status {code})\n").as_bytes(),
+            ));
+            exit_code = 125;
         }
-    };
-    let outputs_archive = if exit_code == 0 && !timed_out {
-        let path = req.work.join("out.tar");
-        download(docker, id, OUT_DIR, &path).await?;
-        Some(path)
-    } else {
-        None
-    };
+    }
+    if exit_code != 0 && !timed_out {
+        // Which of the bounded places the build filled, asked while the container still runs.
+        let mut df = Vec::new();
+        exec(docker, id, limits::df_args(spec), &run_as, |chunk| {
+            if let Chunk::Out(bytes) = chunk {
+                df.extend_from_slice(bytes);
+            }
+        })
+        .await?;
+        filled = limits::filled(spec, &String::from_utf8_lossy(&df), &sink.tail.lines());
+        for f in &filled {
+            sink.write(Chunk::Err(format!("repro: {f}\n").as_bytes()));
+        }
+    }
+    let log_tail = sink.finish();
     let duration = started.elapsed();
     Ok(RunResult {
         exit_code,
@@ -424,79 +474,136 @@ async fn run_in(docker: &Docker, id: &str, req: &RunRequest) -> Result<RunResult
         duration,
         log_path,
         log_tail,
-        outputs_wrapped: true,
+        outputs_wrapped: false,
         outputs_archive,
         container_env,
         container_mounts,
         overhead: duration.saturating_sub(build_time),
+        filled,
     })
 }
 
-async fn download(docker: &Docker, id: &str, path: &str, to: &Path) -> Result<(), RunError> {
-    let mut stream = docker.download_from_container(
-        id,
-        Some(DownloadFromContainerOptions {
-            path: path.to_string(),
-        }),
-    );
-    let mut f = tokio::fs::File::create(to)
-        .await
-        .map_err(RunError::io(format!("creating {}", to.display())))?;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(RunError::engine("hand over the build outputs"))?;
-        f.write_all(&chunk)
-            .await
-            .map_err(RunError::io(format!("writing {}", to.display())))?;
-    }
-    f.flush()
-        .await
-        .map_err(RunError::io(format!("writing {}", to.display())))?;
-    Ok(())
+/// Time past the build's timeout before repro itself stops the container.
+const CLIENT_GRACE_SECS: u64 = 10;
+
+async fn kill(docker: &Docker, id: &str) {
+    let _ = docker
+        .kill_container(
+            id,
+            Some(KillContainerOptions {
+                signal: "KILL".into(),
+            }),
+        )
+        .await;
 }
 
-/// Follows the container's output into `log_path` (and `lines`), returning the last lines.
-fn stream_logs(
+/// Output of a command run in the container.
+enum Chunk<'a> {
+    Out(&'a [u8]),
+    Err(&'a [u8]),
+}
+
+/// Runs `argv` in the running container as `user`, handing its output to `on_output`, and
+/// returns its exit status. Ends when the command has exited, even if processes it left
+/// behind still hold its output open.
+async fn exec(
     docker: &Docker,
     id: &str,
-    log_path: &Path,
-    lines: Option<(String, tokio::sync::mpsc::UnboundedSender<(String, String)>)>,
-) -> tokio::task::JoinHandle<Result<Vec<String>, RunError>> {
-    let docker = docker.clone();
-    let id = id.to_string();
-    let log_path = log_path.to_path_buf();
-    tokio::spawn(async move {
-        let mut stream = docker.logs(
-            &id,
-            Some(LogsOptions {
-                follow: true,
-                stdout: true,
-                stderr: true,
+    argv: Vec<String>,
+    user: &str,
+    mut on_output: impl FnMut(Chunk<'_>),
+) -> Result<i64, RunError> {
+    let created = docker
+        .create_exec(
+            id,
+            CreateExecOptions {
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                cmd: Some(argv),
+                user: Some(user.to_string()),
+                working_dir: Some("/".to_string()),
                 ..Default::default()
-            }),
-        );
-        let mut file = tokio::fs::File::create(&log_path)
-            .await
-            .map_err(RunError::io(format!("creating {}", log_path.display())))?;
-        let mut tail = super::LogTail::default();
-        let mut partial = String::new();
-        while let Some(item) = stream.next().await {
-            let Ok(out) = item else { break };
-            let bytes = out.into_bytes();
-            let _ = file.write_all(&bytes).await;
-            partial.push_str(&String::from_utf8_lossy(&bytes));
-            while let Some(pos) = partial.find('\n') {
-                let line: String = partial.drain(..=pos).collect();
-                let line = line.trim_end_matches('\n').to_string();
-                if let Some((label, tx)) = &lines {
-                    let _ = tx.send((label.clone(), line.clone()));
+            },
+        )
+        .await
+        .map_err(RunError::engine("run a command in the build container"))?;
+    let started = docker
+        .start_exec(&created.id, None)
+        .await
+        .map_err(RunError::engine("run a command in the build container"))?;
+    let StartExecResults::Attached { mut output, .. } = started else {
+        return Err(RunError::Unsupported {
+            backend: "docker",
+            what: "attach to a command in the build container".into(),
+        });
+    };
+    let mut poll = tokio::time::interval(Duration::from_millis(500));
+    let mut exited_at: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            item = output.next() => match item {
+                Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message })) => on_output(Chunk::Out(&message)),
+                Some(Ok(LogOutput::StdErr { message })) => on_output(Chunk::Err(&message)),
+                Some(Ok(LogOutput::StdIn { .. })) => {}
+                Some(Err(_)) | None => break,
+            },
+            _ = poll.tick() => {
+                if let Some(at) = exited_at {
+                    // What is still buffered has arrived by now; the rest belongs to leftovers.
+                    if at.elapsed() > Duration::from_secs(2) {
+                        break;
+                    }
+                    continue;
                 }
-                tail.push(line);
+                let state = docker
+                    .inspect_exec(&created.id)
+                    .await
+                    .map_err(RunError::engine("follow a command in the build container"))?;
+                if state.running == Some(false) {
+                    exited_at = Some(Instant::now());
+                }
             }
         }
-        if !partial.is_empty() {
-            tail.push(partial);
+    }
+    let state = docker
+        .inspect_exec(&created.id)
+        .await
+        .map_err(RunError::engine("follow a command in the build container"))?;
+    Ok(state.exit_code.unwrap_or(-1))
+}
+
+/// The build log as it arrives: into the log file, the last lines, and `-v`'s live view.
+struct LogSink {
+    file: std::io::BufWriter<std::fs::File>,
+    tail: super::LogTail,
+    partial: Vec<u8>,
+    live: Option<(String, super::LogLines)>,
+}
+
+impl LogSink {
+    fn write(&mut self, chunk: Chunk<'_>) {
+        let (Chunk::Out(bytes) | Chunk::Err(bytes)) = chunk;
+        let _ = self.file.write_all(bytes);
+        self.partial.extend_from_slice(bytes);
+        while let Some(pos) = self.partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=pos).collect();
+            self.line(String::from_utf8_lossy(&line[..line.len() - 1]).into_owned());
         }
-        let _ = file.flush().await;
-        Ok(tail.into_vec())
-    })
+    }
+
+    fn line(&mut self, line: String) {
+        if let Some((label, tx)) = &self.live {
+            let _ = tx.send((label.clone(), line.clone()));
+        }
+        self.tail.push(line);
+    }
+
+    fn finish(mut self) -> Vec<String> {
+        if !self.partial.is_empty() {
+            let rest = String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned();
+            self.line(rest);
+        }
+        let _ = self.file.flush();
+        std::mem::take(&mut self.tail).into_vec()
+    }
 }

@@ -1,18 +1,25 @@
 #!/bin/sh
-# repro's entry script. Runs inside the build container as the run's user, with every
-# capability dropped. Uploaded by the runner together with:
-#   /repro/run.conf        REPRO_BUILD_PATH, REPRO_UMASK (shell assignments)
-#   /repro/build.env       `export NAME='value'` lines: the build's whole environment
-#   /repro/outputs.globs   output globs, one per line (empty: every file created or changed)
-#   /repro/source.tar      the source tree, its entries in the order this run creates them
-# Arguments: the build command. Outputs land in /out (a plain path, not the tmpfs, which
-# vanishes with the container): outputs.tar, outputs.list, exit-status.
+# repro's entry script. Runs as the run's user, with every capability dropped in a container.
+# The runner puts beside it:
+#   run.conf        REPRO_BUILD_PATH, REPRO_UMASK, REPRO_TIMEOUT (shell assignments)
+#   build.env       `export NAME='value'` lines: the build's whole environment
+#   outputs.globs   output globs, one per line (empty: every file created or changed)
+#   source.tar      the source tree, its entries in the order this run creates them
+# `entry.sh build CMD...` unpacks the source, runs the build and lists its outputs in
+# $O/outputs.list; `entry.sh outputs` then writes them as a tar stream on stdout. $O is a
+# small folder of the runner's (in a container, a tmpfs of the disk limit).
 set -eu
 # The container backend uses /repro and /out; the local backend points these elsewhere.
 R=${REPRO_DIR:-/repro}
 O=${REPRO_OUT:-/out}
 . "$R/run.conf"
 umask "$REPRO_UMASK"
+mode=$1
+shift
+if [ "$mode" = outputs ]; then
+  cd "$REPRO_BUILD_PATH"
+  exec tar -cf - --no-recursion --verbatim-files-from -T "$O/outputs.list"
+fi
 mkdir -p "$REPRO_BUILD_PATH"
 cd "$REPRO_BUILD_PATH"
 # Archive order is creation order (tmpfs readdir follows it); mtimes are kept (make and
@@ -23,11 +30,23 @@ manifest() {
 }
 manifest > "$O/.before"
 echo "repro: building in $REPRO_BUILD_PATH as $(id -un 2>/dev/null || id -u):$(id -g), umask $(umask)" >&2
+# The deadline holds inside the build's own container too: repro's clock is not the only one.
+# Images without coreutils' timeout rely on the container's lifetime.
+bounded=
+if command -v timeout >/dev/null 2>&1; then
+  set -- timeout -k 5 "$REPRO_TIMEOUT" "$@"
+  bounded=1
+fi
 set +e
 ( . "$R/build.env" && exec "$@" )
 status=$?
 set -e
-echo "$status" > "$O/exit-status"
+# The folder may be full (the build wrote there): the status is also the exit code.
+echo "$status" > "$O/exit-status" 2>/dev/null || true
+if [ "$status" -eq 124 ] && [ -n "$bounded" ]; then
+  echo "repro: the build ran past its timeout of ${REPRO_TIMEOUT}s and was stopped" >&2
+  exit 124
+fi
 if [ "$status" -ne 0 ]; then
   echo "repro: the build command exited with status $status" >&2
   exit "$status"
@@ -47,8 +66,4 @@ else
     if [ -f "$f" ] && [ ! -L "$f" ]; then printf '%s\n' "$f"; fi
   done > "$O/outputs.list"
 fi
-tar -cf "$O/outputs.tar" --no-recursion --verbatim-files-from -T "$O/outputs.list" || {
-  echo "repro: collecting the outputs failed" >&2
-  exit 125
-}
 echo "repro: $(wc -l < "$O/outputs.list") output files" >&2

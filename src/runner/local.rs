@@ -6,7 +6,7 @@
 //! container.
 
 use std::collections::{BTreeSet, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,7 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use super::workspace::{self, ENTRY_SCRIPT};
 use super::{Backend, ImageInfo, LogTail, RunError, RunRequest, RunResult};
 use crate::image::Progress;
-use crate::plan::{FAKETIME_LIB, Plan, STANDARD_PATH, Variation};
+use crate::plan::{FAKETIME_LIB, Plan, RunSpec, STANDARD_PATH, Variation};
 
 /// Variations a plain process cannot be given.
 pub const UNSUPPORTED: [Variation; 2] = [Variation::Hostname, Variation::User];
@@ -135,7 +135,8 @@ impl Backend for LocalBackend {
     }
 }
 
-/// Runs one build as a process group; killed past its timeout.
+/// Runs one build as a process group; killed past its timeout. Every path the run writes
+/// is inside the check's scratch folder, or the run is refused.
 async fn run(req: RunRequest, groups: &Mutex<HashSet<i32>>) -> Result<RunResult, RunError> {
     let started = Instant::now();
     let spec = &req.spec;
@@ -145,6 +146,20 @@ async fn run(req: RunRequest, groups: &Mutex<HashSet<i32>>) -> Result<RunResult,
             what: format!("mount {} at {}", m.host.display(), m.target),
         });
     }
+    // The run's folder is `<scratch>/run-LABEL`; the plan's paths are under `<scratch>/root`.
+    let root = req
+        .work
+        .parent()
+        .map(scratch_root)
+        .ok_or_else(|| confined("run", &req.work, &req.work))?;
+    std::fs::create_dir_all(&root).map_err(io(format!("creating {}", root.display())))?;
+    confine_run(spec, &req.output_globs, &root)?;
+    let _cleanup = RemoveOnDrop(
+        std::iter::once(&spec.build_path)
+            .chain([&spec.home])
+            .map(PathBuf::from)
+            .collect(),
+    );
     let repro_dir = req.work.join("repro");
     let out_dir = req.work.join("out");
     for d in [&repro_dir, &out_dir] {
@@ -171,22 +186,27 @@ async fn run(req: RunRequest, groups: &Mutex<HashSet<i32>>) -> Result<RunResult,
             spec.cpuset.clone().unwrap_or_default(),
         ]);
     }
-    argv.extend(["sh".into(), repro_dir.join("entry.sh").display().to_string()]);
+    let entry = repro_dir.join("entry.sh").display().to_string();
+    argv.extend(["sh".into(), entry.clone(), "build".into()]);
     argv.extend(spec.command.iter().cloned());
     debug_assert!(!ENTRY_SCRIPT.is_empty());
-    let mut cmd = tokio::process::Command::new(&argv[0]);
-    cmd.args(&argv[1..])
-        .env_clear()
-        .env("PATH", STANDARD_PATH)
-        .env("HOME", &spec.home)
-        .env("REPRO_DIR", &repro_dir)
-        .env("REPRO_OUT", &out_dir)
-        .current_dir(&req.work)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
+    let command = |argv: &[String]| {
+        let mut cmd = tokio::process::Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .env_clear()
+            .env("PATH", STANDARD_PATH)
+            .env("HOME", &spec.home)
+            .env("REPRO_DIR", &repro_dir)
+            .env("REPRO_OUT", &out_dir)
+            .current_dir(&req.work)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        cmd
+    };
+    let mut cmd = command(&argv);
     let mut child = cmd.spawn().map_err(io(format!("starting {}", argv[0])))?;
     // The child leads its own process group: its pid is the group's id.
     let pgid = child.id().and_then(|p| i32::try_from(p).ok());
@@ -238,7 +258,7 @@ async fn run(req: RunRequest, groups: &Mutex<HashSet<i32>>) -> Result<RunResult,
     });
 
     let timeout = Duration::from_secs(spec.timeout_secs);
-    let (exit_code, timed_out) = match tokio::time::timeout(timeout, child.wait()).await {
+    let (mut exit_code, mut timed_out) = match tokio::time::timeout(timeout, child.wait()).await {
         Ok(status) => (
             i64::from(status.map_err(io("waiting for the build"))?.code().unwrap_or(-1)),
             false,
@@ -255,9 +275,28 @@ async fn run(req: RunRequest, groups: &Mutex<HashSet<i32>>) -> Result<RunResult,
         lock(groups).remove(&g);
     }
     let build_time = build_started.elapsed();
-    let log_tail = logger.await.unwrap_or_default();
+    // The entry script's own timeout (coreutils) may stop the build a moment before ours.
+    if matches!(exit_code, 124 | 137) && build_time >= timeout {
+        timed_out = true;
+    }
+    let mut log_tail = logger.await.unwrap_or_default();
     let archive = out_dir.join("outputs.tar");
-    let outputs_archive = (exit_code == 0 && !timed_out && archive.exists()).then_some(archive);
+    let mut outputs_archive = None;
+    if exit_code == 0 && !timed_out {
+        let file = std::fs::File::create(&archive).map_err(io(format!("creating {}", archive.display())))?;
+        let status = command(&["sh".into(), entry, "outputs".into()])
+            .stdout(Stdio::from(file))
+            .stderr(Stdio::inherit())
+            .status()
+            .await
+            .map_err(io("collecting the outputs"))?;
+        if status.success() {
+            outputs_archive = Some(archive);
+        } else {
+            log_tail.push(format!("repro: collecting the outputs failed ({status})"));
+            exit_code = 125;
+        }
+    }
     let duration = started.elapsed();
     Ok(RunResult {
         exit_code,
@@ -270,7 +309,77 @@ async fn run(req: RunRequest, groups: &Mutex<HashSet<i32>>) -> Result<RunResult,
         container_env: Vec::new(),
         container_mounts: Vec::new(),
         overhead: duration.saturating_sub(build_time),
+        filled: Vec::new(),
     })
+}
+
+/// Removes what a run made in the scratch folder when it ends, however it ends.
+struct RemoveOnDrop(Vec<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+}
+
+fn confined(what: &str, path: &Path, root: &Path) -> RunError {
+    RunError::Confined {
+        what: what.to_string(),
+        path: path.display().to_string(),
+        root: root.display().to_string(),
+    }
+}
+
+/// Refuses a run whose build folder, home, PATH folders or output globs leave `root` (the
+/// plan was made from a provenance: validation upstream is not this backend's only guard).
+fn confine_run(spec: &RunSpec, globs: &[String], root: &Path) -> Result<(), RunError> {
+    let root = std::fs::canonicalize(root).map_err(io(format!("opening {}", root.display())))?;
+    let paths = [("build", &spec.build_path), ("make the home folder", &spec.home)]
+        .into_iter()
+        .chain(spec.extra_path_dirs.iter().map(|d| ("make a PATH folder", d)));
+    for (what, p) in paths {
+        if confine(&root, Path::new(p)).is_none() {
+            return Err(confined(what, Path::new(p), &root));
+        }
+    }
+    for g in globs {
+        let p = Path::new(g);
+        if p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir)) {
+            return Err(confined("collect outputs", p, &root));
+        }
+    }
+    Ok(())
+}
+
+/// `path` with `.` and `..` resolved, and symlinks in the part of it that exists followed,
+/// when that stays inside `root` (canonical); `None` otherwise.
+pub fn confine(root: &Path, path: &Path) -> Option<PathBuf> {
+    if !path.is_absolute() {
+        return None;
+    }
+    let mut lexical = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                lexical.pop();
+            }
+            Component::Normal(n) => lexical.push(n),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    if !lexical.starts_with(root) {
+        return None;
+    }
+    // The deepest part that exists, as the filesystem resolves it (a symlink planted there
+    // could point anywhere).
+    let mut existing = lexical.as_path();
+    while std::fs::symlink_metadata(existing).is_err() {
+        existing = existing.parent()?;
+    }
+    let real = std::fs::canonicalize(existing).ok()?;
+    real.starts_with(root).then_some(lexical)
 }
 
 enum Either {
@@ -281,4 +390,115 @@ enum Either {
 /// The scratch root under which a local check's invented paths live.
 pub fn scratch_root(work: &Path) -> PathBuf {
     work.join("root")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(control_path: Option<&str>, root: &Path) -> Plan {
+        let mut build = crate::recipe::parse_project(
+            "t",
+            "[build]\ncommand=[\"sh\",\"-c\",\"mkdir -p out; echo hi > out/x\"]\noutputs=[\"out/*\"]\n",
+        )
+        .unwrap();
+        build.control_path = control_path.map(str::to_string);
+        Plan::new(build, 1, 2, crate::plan::select(&[], &[]), 2).with_prefix(&root.display().to_string())
+    }
+
+    fn request(spec: RunSpec, work: PathBuf, source_tar: PathBuf, p: &Plan) -> RunRequest {
+        RunRequest {
+            spec,
+            image: String::new(),
+            source_tar,
+            output_globs: p.build.outputs.clone(),
+            mounts: Vec::new(),
+            check_id: "t".into(),
+            work,
+            log_lines: None,
+        }
+    }
+
+    #[test]
+    fn confine_resolves_dots_and_symlinks_inside_the_root_only() {
+        let d = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(d.path()).unwrap().join("root");
+        std::fs::create_dir_all(root.join("build")).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("link")).unwrap();
+        let inside = |p: &str| confine(&root, &root.join(p));
+        assert_eq!(inside("build/a/../b"), Some(root.join("build/b")));
+        assert_eq!(inside("not/yet/made"), Some(root.join("not/yet/made")));
+        assert_eq!(inside("../root/build"), Some(root.join("build")));
+        assert_eq!(inside("build/../../escape"), None);
+        assert_eq!(inside("../../../../../../../etc"), None);
+        assert_eq!(inside("link/sub"), None, "a symlink out of the root");
+        assert_eq!(confine(&root, Path::new("relative/path")), None);
+        assert_eq!(confine(&root, Path::new("/etc")), None);
+    }
+
+    #[test]
+    fn runs_leaving_the_scratch_folder_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(d.path()).unwrap().join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        let escape = tempfile::tempdir().unwrap();
+        let control = format!("/../../../../../../../..{}", escape.path().display());
+        let p = plan(Some(&control), &root);
+        let e = confine_run(&p.runs[0], &[], &root).unwrap_err().to_string();
+        assert!(
+            e.contains("refuses to build") && e.contains("scratch folder"),
+            "{e}"
+        );
+        let ok = plan(None, &root);
+        confine_run(&ok.runs[0], &["out/**".into()], &root).unwrap();
+        for glob in ["../secret", "/etc/passwd", "out/../../x"] {
+            let e = confine_run(&ok.runs[0], &[glob.into()], &root)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("collect outputs"), "{glob}: {e}");
+        }
+        let mut home = ok.runs[1].clone();
+        home.home = "/root/.ssh".into();
+        assert!(confine_run(&home, &[], &root).is_err());
+    }
+
+    #[tokio::test]
+    async fn an_escaping_control_path_builds_nothing_outside() {
+        let scratch = tempfile::tempdir().unwrap();
+        let work = scratch.path().join("run-A");
+        std::fs::create_dir_all(&work).unwrap();
+        let escape = tempfile::tempdir().unwrap();
+        let target = escape.path().join("victim");
+        let control = format!("/../../../../../../../..{}", target.display());
+        let backend = LocalBackend::new();
+        let p = backend.fit_plan(
+            plan(Some(&control), &scratch_root(scratch.path())),
+            scratch.path(),
+        );
+        let tar = work.join("source.tar");
+        std::fs::write(&tar, b"").unwrap();
+        let r = backend.run(request(p.runs[0].clone(), work, tar, &p)).await;
+        assert!(matches!(r, Err(RunError::Confined { .. })), "{r:?}");
+        assert!(!target.exists());
+        assert_eq!(std::fs::read_dir(escape.path()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_run_inside_the_scratch_folder_builds_and_cleans_up() {
+        let scratch = tempfile::tempdir().unwrap();
+        let work = scratch.path().join("run-A");
+        std::fs::create_dir_all(&work).unwrap();
+        let backend = LocalBackend::new();
+        let p = backend.fit_plan(plan(None, &scratch_root(scratch.path())), scratch.path());
+        let tar = work.join("source.tar");
+        tar::Builder::new(std::fs::File::create(&tar).unwrap())
+            .finish()
+            .unwrap();
+        let spec = p.runs[0].clone();
+        let r = backend.run(request(spec.clone(), work, tar, &p)).await.unwrap();
+        assert!(r.succeeded(), "{:?}", r.log_tail);
+        assert!(r.outputs_archive.is_some());
+        assert!(!Path::new(&spec.build_path).exists() && !Path::new(&spec.home).exists());
+    }
 }

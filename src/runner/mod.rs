@@ -5,6 +5,8 @@
 //! and hands the outputs back as a tar stream (`outputs`). What a run is given is `workspace`.
 
 pub mod docker;
+pub mod leftovers;
+pub mod limits;
 pub mod local;
 mod outputs;
 mod resolve;
@@ -83,6 +85,8 @@ pub struct RunResult {
     pub container_mounts: Vec<String>,
     /// Time spent outside the build command: create, upload, download, remove.
     pub overhead: Duration,
+    /// The bounded places a failed build filled (its disk or memory limit).
+    pub filled: Vec<limits::Filled>,
 }
 
 impl RunResult {
@@ -111,6 +115,12 @@ pub enum RunError {
     ImageMissing { reference: String },
     #[error(transparent)]
     Workspace(#[from] SourceError),
+    #[error("the local backend refuses to {what} at {path}: it leaves the scratch folder {root}")]
+    Confined {
+        what: String,
+        path: String,
+        root: String,
+    },
     #[error("the {backend} backend cannot {what}")]
     Unsupported { backend: &'static str, what: String },
     #[error("{context}")]
@@ -215,6 +225,11 @@ impl LogTail {
         if self.lines.len() > LOG_TAIL_LINES {
             self.lines.pop_front();
         }
+    }
+
+    /// The lines kept so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.iter().cloned().collect()
     }
 
     pub fn into_vec(self) -> Vec<String> {

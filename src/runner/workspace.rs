@@ -14,8 +14,6 @@ pub const ENTRY_SCRIPT: &str = include_str!("entry.sh");
 pub const REPRO_DIR: &str = "/repro";
 /// Plain (non-tmpfs) directory the entry script copies outputs to.
 pub const OUT_DIR: &str = "/out";
-/// The tmpfs mount holding every run's build path.
-pub const BUILD_MOUNT: &str = "/build";
 
 pub use crate::plan::sh_quote;
 
@@ -47,9 +45,10 @@ pub fn user_files(spec: &RunSpec, image_passwd: &str, image_group: &str) -> (Str
 /// The configuration files the entry script reads.
 pub fn run_files(spec: &RunSpec, output_globs: &[String]) -> Vec<(String, String)> {
     let conf = format!(
-        "REPRO_BUILD_PATH={}\nREPRO_UMASK={}\n",
+        "REPRO_BUILD_PATH={}\nREPRO_UMASK={}\nREPRO_TIMEOUT={}\n",
         sh_quote(&spec.build_path),
-        sh_quote(&spec.umask)
+        sh_quote(&spec.umask),
+        spec.timeout_secs.max(1)
     );
     let env: String = spec
         .env

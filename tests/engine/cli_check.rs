@@ -72,12 +72,20 @@ fn a_build_past_its_timeout_is_an_error() {
     if common::skip_engine_test() {
         return;
     }
-    let d = project("sleep 60\n");
+    let d = project("echo still-compiling-part-1; sleep 60\n");
+    let keep = tempfile::tempdir().unwrap();
     let start = Instant::now();
-    let (code, _, err) = check(d.path(), &["--timeout", "3s"]);
+    let (code, _, err) = check(
+        d.path(),
+        &["--timeout", "3s", "--keep", &keep.path().display().to_string()],
+    );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("ran past its timeout of 3s"), "{err}");
     assert!(start.elapsed() < Duration::from_secs(40));
+    // What the build was doing, in the message and kept.
+    assert!(err.contains("still-compiling-part-1"), "{err}");
+    let log = std::fs::read_to_string(keep.path().join("A/build.log")).unwrap();
+    assert!(log.contains("still-compiling-part-1"), "{log}");
 }
 
 #[test]

@@ -97,9 +97,21 @@ async fn a_run_applies_its_spec_and_returns_outputs() {
         );
         assert!(outs.artifacts.contains_key("out/facts"));
         // The engine's view: the build's environment is not in the container config (only
-        // PATH), and the only mount is the tmpfs build dir.
+        // PATH), and the only mounts are tmpfs: the build dir, and every place it can write
+        // outside it.
         assert_eq!(r.container_env.len(), 1, "{:?}", r.container_env);
-        assert_eq!(r.container_mounts, ["/build"]);
+        let mut mounts = r.container_mounts.clone();
+        mounts.sort();
+        let mut expected = vec![
+            "/build".to_string(),
+            spec.home.clone(),
+            "/out".into(),
+            "/run/lock".into(),
+            "/tmp".into(),
+            "/var/tmp".into(),
+        ];
+        expected.sort();
+        assert_eq!(mounts, expected);
     }
     assert_eq!(leftovers(&d, &format!("t{}", std::process::id())).await, 0);
 }
