@@ -59,6 +59,8 @@ pub struct CheckOptions {
     pub compare: crate::compare::Options,
     /// Most extra builds culprit isolation may use (0: no isolation).
     pub isolate_budget: usize,
+    /// Most builds at once (0: as many as the CPUs).
+    pub jobs: usize,
     /// Receives every build log line as (run label, line), for `-v`.
     pub log_lines: Option<LogLines>,
     /// Give the build the repository's history as `.git` (as if `git = true` in repro.toml).
@@ -84,6 +86,7 @@ impl CheckOptions {
             recipes: None,
             compare: crate::compare::Options::default(),
             isolate_budget: 24,
+            jobs: 0,
             log_lines: None,
             with_git: false,
             deps_store: None,

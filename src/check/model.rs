@@ -36,6 +36,14 @@ pub struct RunRecord {
 pub struct IsolationSummary {
     /// Builds made for isolation (probes; the control and run B are reused).
     pub builds: usize,
+    /// The same count, by its name in isolation's terms.
+    pub probes: usize,
+    /// Most probes built at once.
+    pub jobs: usize,
+    /// Rounds of probes (each waits for the one before).
+    pub rounds: usize,
+    /// Wall-clock time isolation took, probes included.
+    pub duration_ms: u64,
     /// The budget it was given.
     pub budget: usize,
     /// Whether it stopped because the budget ran out (the sets may then not be minimal).

@@ -235,6 +235,7 @@ pub async fn prepare(
         log_lines: opts.log_lines.clone(),
         progress,
         work,
+        jobs: Runner::jobs_for(opts.jobs),
     };
     Ok(Prepared {
         target,

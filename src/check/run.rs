@@ -44,9 +44,24 @@ pub(crate) struct Runner {
     pub(super) log_lines: Option<LogLines>,
     pub(super) progress: Arc<dyn Progress>,
     pub(super) work: Work,
+    /// Most builds at once.
+    pub(super) jobs: usize,
 }
 
 impl Runner {
+    /// Most builds run at once: the user's `jobs`, else one per CPU.
+    pub(super) fn jobs_for(asked: usize) -> usize {
+        if asked > 0 {
+            asked
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    }
+
+    pub(super) fn jobs(&self) -> usize {
+        self.jobs.max(1)
+    }
+
     pub(super) fn work(&self) -> &Path {
         self.work.0.path()
     }
@@ -61,11 +76,9 @@ impl Runner {
         outputs_dir(&self.run_dir(label))
     }
 
-    /// Runs the given builds, in parallel as far as the CPUs allow; each in `work/run-LABEL`.
+    /// Runs the given builds, up to `jobs` at once; each in `work/run-LABEL`.
     pub(crate) async fn run(&self, specs: &[RunSpec]) -> Result<Vec<FinishedRun>, CheckError> {
-        let parallel = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, specs.len().max(1));
+        let parallel = self.jobs().clamp(1, specs.len().max(1));
         let semaphore = Arc::new(tokio::sync::Semaphore::new(parallel));
         let mut tasks = Vec::new();
         for spec in specs {

@@ -63,6 +63,9 @@ pub struct CheckArgs {
     /// Skip culprit isolation (only the evidence in the differences names causes).
     #[arg(long)]
     pub no_isolate: bool,
+    /// Most builds at once, isolation's probes included (default: one per CPU).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// Run the builds as plain processes on this machine, without containers (for machines
     /// with no engine). UNISOLATED: every report says so; hostname and user cannot vary.
     #[arg(long)]
@@ -117,6 +120,7 @@ pub fn run(args: CheckArgs, out: &Output) -> anyhow::Result<i32> {
             ..compare::Options::default()
         },
         isolate_budget: if args.no_isolate { 0 } else { args.isolate_budget },
+        jobs: args.jobs.map_or(0, usize::from),
         with_git: args.with_git,
         ..CheckOptions::new(args.dir.clone())
     };

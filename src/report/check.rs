@@ -160,7 +160,7 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
         let random = r.artifacts.iter().any(|a| a.random);
         let _ = writeln!(
             out,
-            "\n{} {}{}  ({} isolation builds of {}{})",
+            "\n{} {}{}  ({} isolation probes of {}, {} at a time, {:.1}s{})",
             paint(BOLD, "culprits:"),
             if culprits.is_empty() {
                 "none".to_string()
@@ -172,8 +172,10 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
             } else {
                 ""
             },
-            iso.builds,
+            iso.probes,
             iso.budget,
+            iso.jobs,
+            iso.duration_ms as f64 / 1000.0,
             if iso.exhausted {
                 ", budget exhausted: sets may not be minimal"
             } else {
@@ -328,12 +330,12 @@ pub fn markdown(r: &CheckReport) -> String {
     if let Some(line) = dependency_line(r) {
         let _ = writeln!(out, "{line}\n");
     }
-    if r.isolation.is_some() {
+    if let Some(iso) = &r.isolation {
         let culprits: Vec<&str> = r.culprits.iter().map(|v| v.name()).collect();
         let random = r.artifacts.iter().any(|a| a.random);
         let _ = writeln!(
             out,
-            "**Culprits:** {}{}\n",
+            "**Culprits:** {}{} ({} probes, {} at a time, {:.1} s{})\n",
             if culprits.is_empty() {
                 "none".into()
             } else {
@@ -341,6 +343,14 @@ pub fn markdown(r: &CheckReport) -> String {
             },
             if random {
                 " · random (differs with every variation off)"
+            } else {
+                ""
+            },
+            iso.probes,
+            iso.jobs,
+            iso.duration_ms as f64 / 1000.0,
+            if iso.exhausted {
+                "; the budget ran out, so the sets may not be minimal"
             } else {
                 ""
             }

@@ -185,8 +185,12 @@ pub(crate) fn check_report() -> CheckReport {
         culprits: [Variation::Time, Variation::BuildPath, Variation::Locale].into(),
         isolation: Some(IsolationSummary {
             builds: 5,
+            probes: 5,
             budget: 24,
             exhausted: false,
+            jobs: 2,
+            rounds: 3,
+            duration_ms: 2_400,
         }),
         notes: vec!["a <note>".into()],
         dependency_phase: None,

@@ -193,9 +193,11 @@ fn culprits(out: &mut String, r: &CheckReport, max: usize) {
     }
     let _ = writeln!(
         out,
-        " <span class=\"muted\">({} isolation builds of a budget of {}{})</span></p>",
-        iso.builds,
+        " <span class=\"muted\">({} isolation probes of a budget of {}, {} at a time, in {:.1}s{})</span></p>",
+        iso.probes,
         iso.budget,
+        iso.jobs,
+        iso.duration_ms as f64 / 1000.0,
         if iso.exhausted {
             "; the budget ran out, so the sets may not be minimal"
         } else {
