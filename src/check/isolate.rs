@@ -357,6 +357,7 @@ mod tests {
                     container_env: Vec::new(),
                     container_mounts: Vec::new(),
                     overhead: Duration::ZERO,
+                    placement: None,
                 })
             })
         }

@@ -213,11 +213,15 @@ fn container_config(req: &RunRequest) -> ContainerCreateBody {
     let spec = &req.spec;
     let mut cmd = vec!["/bin/sh".to_string(), format!("{REPRO_DIR}/entry.sh")];
     cmd.extend(spec.command.iter().cloned());
-    let labels = HashMap::from([
+    let mut labels = HashMap::from([
         (LABEL_MANAGED.to_string(), "1".to_string()),
         (LABEL_PID.to_string(), std::process::id().to_string()),
         (LABEL_CHECK.to_string(), req.check_id.to_string()),
     ]);
+    // The caller's own (a fleet's): never in place of ours.
+    for (k, v) in &req.labels {
+        labels.entry(k.clone()).or_insert_with(|| v.clone());
+    }
     let memory = i64::try_from(spec.memory_bytes).unwrap_or(i64::MAX);
     let host = HostConfig {
         network_mode: Some(if spec.network { "bridge" } else { "none" }.into()),
@@ -429,6 +433,7 @@ async fn run_in(docker: &Docker, id: &str, req: &RunRequest) -> Result<RunResult
         container_env,
         container_mounts,
         overhead: duration.saturating_sub(build_time),
+        placement: None,
     })
 }
 

@@ -270,6 +270,7 @@ async fn run(req: RunRequest, groups: &Mutex<HashSet<i32>>) -> Result<RunResult,
         container_env: Vec::new(),
         container_mounts: Vec::new(),
         overhead: duration.saturating_sub(build_time),
+        placement: None,
     })
 }
 

@@ -61,6 +61,8 @@ pub struct RunRequest {
     pub work: PathBuf,
     /// Live log lines, when the user asked to see them.
     pub log_lines: Option<LogLines>,
+    /// Labels the run's container carries besides repro's own (a fleet's coordinator and job).
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// What a run did, whichever backend ran it.
@@ -83,6 +85,8 @@ pub struct RunResult {
     pub container_mounts: Vec<String>,
     /// Time spent outside the build command: create, upload, download, remove.
     pub overhead: Duration,
+    /// Which engine ran it, when a backend spreads runs over several (a fleet's).
+    pub placement: Option<crate::engine::Placement>,
 }
 
 impl RunResult {

@@ -116,6 +116,7 @@ mod tests {
             container_env: Vec::new(),
             container_mounts: Vec::new(),
             overhead: std::time::Duration::ZERO,
+            placement: None,
         };
         let len = |r: &mut dyn Read| {
             let mut v = Vec::new();
