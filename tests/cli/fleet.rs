@@ -201,3 +201,48 @@ fn the_dashboard_renders_in_a_browser_with_counts_and_every_job() {
     assert_eq!(all["jobs"].as_array().unwrap().len(), 4);
     assert_eq!(all["jobs"][0]["runs"][1]["engine"]["id"], "ENGINE1");
 }
+
+#[test]
+fn coordinators_sharing_a_postgres_store_never_claim_the_same_job() {
+    let pg = common::postgres::PgServer::start();
+    let url = DbUrl::parse(&pg.url()).unwrap();
+    // Two coordinators open (and migrate) the store at once.
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| url.open().unwrap());
+        let b = s.spawn(|| url.open().unwrap());
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let jobs: Vec<String> = (0..40).map(|i| format!("project-{i}")).collect();
+    let given: Vec<(String, JobKind)> = jobs.iter().map(|j| (j.clone(), JobKind::Check)).collect();
+    assert_eq!(a.enqueue(&given).unwrap(), 40);
+    assert_eq!(b.enqueue(&given).unwrap(), 0);
+    let claimed: Vec<Vec<String>> = std::thread::scope(|s| {
+        let jobs = &jobs;
+        let work = move |store: &dyn repro::fleet::Store, me: &str| {
+            let mut mine = Vec::new();
+            while let Some(c) = store.claim(me, &jobs, 1).unwrap() {
+                assert!(store.finish(&c.job, me, &outcome(JobState::Reproducible, None), 2).unwrap());
+                mine.push(c.job);
+            }
+            mine
+        };
+        let (a, b) = (&a, &b);
+        let ta = s.spawn(move || work(a.as_ref(), "coordinator-a"));
+        let tb = s.spawn(move || work(b.as_ref(), "coordinator-b"));
+        vec![ta.join().unwrap(), tb.join().unwrap()]
+    });
+    let mut all: Vec<String> = claimed.concat();
+    all.sort();
+    let mut expected = jobs.clone();
+    expected.sort();
+    assert_eq!(all, expected, "every job claimed exactly once");
+    let (code, out, err) = run(&["fleet", "status", "--db", &pg.url(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().filter(|l| l.contains("\"reproducible\"")).count(), 40);
+    // A store a newer repro wrote is refused.
+    let mut client = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
+    client.execute("INSERT INTO repro_schema (version) VALUES (99)", &[]).unwrap();
+    let (code, _, err) = run(&["fleet", "status", "--db", &pg.url()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("schema version 99"), "{err}");
+}

@@ -128,6 +128,7 @@ impl Drop for SecondEngine {
         let _ = Command::new("umount")
             .arg("-R")
             .arg(self.dir.path().join("exec"))
+            .stderr(Stdio::null())
             .status();
         let _ = Command::new("chmod")
             .arg("-R")
@@ -279,4 +280,24 @@ fn a_batch_on_two_engines_survives_sigkill_and_spreads_runs() {
         assert_eq!(fleet_containers(e), 0, "containers of ours left on {e}");
     }
     drop(second);
+}
+
+#[test]
+fn the_same_batch_in_postgres_gives_the_same_states() {
+    if common::skip_engine_test() {
+        return;
+    }
+    let pg = common::postgres::PgServer::start();
+    let jobs: Vec<String> = PROJECTS.iter().map(|p| project(p)).collect();
+    let engines = [repro::engine::DEFAULT_DOCKER_HOST.to_string()];
+    let out = fleet_run(&pg.url(), &engines, &jobs).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{err}");
+    assert!(err.contains("postgres://postgres@127.0.0.1"), "the store is named: {err}");
+    let jobs = status(&pg.url());
+    assert_eq!(jobs.len(), PROJECTS.len());
+    for (name, job) in PROJECTS.iter().zip(&jobs) {
+        assert_eq!(job["state"], expected(name), "{name}: {job:#}");
+        assert_eq!(job["attempts"], 1);
+    }
 }
