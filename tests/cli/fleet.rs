@@ -220,8 +220,12 @@ fn coordinators_sharing_a_postgres_store_never_claim_the_same_job() {
         let jobs = &jobs;
         let work = move |store: &dyn repro::fleet::Store, me: &str| {
             let mut mine = Vec::new();
-            while let Some(c) = store.claim(me, &jobs, 1).unwrap() {
-                assert!(store.finish(&c.job, me, &outcome(JobState::Reproducible, None), 2).unwrap());
+            while let Some(c) = store.claim(me, jobs, 1).unwrap() {
+                assert!(
+                    store
+                        .finish(&c.job, me, &outcome(JobState::Reproducible, None), 2)
+                        .unwrap()
+                );
                 mine.push(c.job);
             }
             mine
@@ -241,7 +245,9 @@ fn coordinators_sharing_a_postgres_store_never_claim_the_same_job() {
     assert_eq!(out.lines().filter(|l| l.contains("\"reproducible\"")).count(), 40);
     // A store a newer repro wrote is refused.
     let mut client = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
-    client.execute("INSERT INTO repro_schema (version) VALUES (99)", &[]).unwrap();
+    client
+        .execute("INSERT INTO repro_schema (version) VALUES (99)", &[])
+        .unwrap();
     let (code, _, err) = run(&["fleet", "status", "--db", &pg.url()]);
     assert_eq!(code, 2);
     assert!(err.contains("schema version 99"), "{err}");

@@ -293,7 +293,10 @@ fn the_same_batch_in_postgres_gives_the_same_states() {
     let out = fleet_run(&pg.url(), &engines, &jobs).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(matches!(out.status.code(), Some(0 | 1)), "{err}");
-    assert!(err.contains("postgres://postgres@127.0.0.1"), "the store is named: {err}");
+    assert!(
+        err.contains("postgres://postgres@127.0.0.1"),
+        "the store is named: {err}"
+    );
     let jobs = status(&pg.url());
     assert_eq!(jobs.len(), PROJECTS.len());
     for (name, job) in PROJECTS.iter().zip(&jobs) {
