@@ -245,31 +245,25 @@ fn run_batch(args: RunArgs, out: &Output) -> anyhow::Result<i32> {
         verbose: out.verbose,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = runtime.block_on(async {
-        tokio::select! {
-            r = coordinator::run(store.clone(), batch, printer.clone()) => Some(r),
-            _ = super::shutdown_signal() => None,
-        }
-    });
+    let result = runtime.block_on(coordinator::run(
+        store.clone(),
+        batch,
+        printer.clone(),
+        super::shutdown_signal(),
+    ));
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     drop(printer);
     let summary = match result {
-        // Interrupted: the store keeps what finished; the same command resumes the rest (and
-        // removes the containers left behind).
-        None => {
-            eprintln!("repro: interrupted; run the same command again to resume");
+        Ok(s) => s,
+        // The store keeps what finished; the same command resumes the rest.
+        Err(FleetError::Interrupted) => {
+            eprintln!("repro: interrupted; build containers removed; run the same command again to resume");
             return Ok(130);
         }
-        Some(Err(e)) => {
+        Err(e) => {
             let hint = e.hint();
-            let code = match e {
-                FleetError::NoEngine { .. } | FleetError::EnginesLost { .. } => super::EXIT_ERROR,
-                _ => super::EXIT_ERROR,
-            };
-            super::report_error(&UserError::from_error(e, hint).into());
-            return Ok(code);
+            return Err(UserError::from_error(e, hint).into());
         }
-        Some(Ok(s)) => s,
     };
     let counts: Vec<String> = JobState::ALL
         .iter()

@@ -280,7 +280,7 @@ impl Output {
     }
 }
 
-pub(crate) fn report_error(e: &anyhow::Error) {
+fn report_error(e: &anyhow::Error) {
     let mut err = anstream::stderr();
     let red = anstyle::AnsiColor::Red.on_default().bold();
     let _ = writeln!(err, "{red}error:{red:#} {e}");

@@ -75,6 +75,8 @@ pub enum FleetError {
     Store(#[from] StoreError),
     #[error("no engine could be reached: {}", tried.join("; "))]
     NoEngine { tried: Vec<String> },
+    #[error("interrupted; the jobs that were running are queued again")]
+    Interrupted,
     #[error("every engine went away mid-batch; {left} job(s) are still queued")]
     EnginesLost { left: usize },
 }
@@ -88,6 +90,7 @@ impl FleetError {
                  tls folder in an --engines file, ssh://user@host)"
                     .into(),
             ),
+            FleetError::Interrupted => Some("run the same command again to resume".into()),
             FleetError::EnginesLost { .. } => {
                 Some("bring an engine back and run the same command again: the batch resumes".into())
             }
@@ -140,11 +143,14 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }
 
-/// Runs the batch to its end (or until no engine is left). Call on a multi-threaded runtime.
+/// Runs the batch to its end (or until no engine is left, or `shutdown` resolves: then the
+/// running containers are removed and the running jobs put back in the queue). Call on a
+/// multi-threaded runtime.
 pub async fn run(
     store: Arc<dyn Store>,
     batch: Batch,
     events: Arc<dyn Events>,
+    shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<Summary, FleetError> {
     let host = host_name();
     let started_nanos = std::time::SystemTime::now()
@@ -240,9 +246,30 @@ pub async fn run(
             tokio::spawn(async move { w.work().await })
         })
         .collect();
+    let aborts: Vec<_> = workers.iter().map(|w| w.abort_handle()).collect();
     let mut first_error = None;
-    for w in workers {
-        match w.await {
+    let finished = async {
+        let mut results = Vec::new();
+        for w in workers {
+            results.push(w.await);
+        }
+        results
+    };
+    let results = tokio::select! {
+        r = finished => r,
+        () = shutdown => {
+            for a in &aborts {
+                a.abort();
+            }
+            heartbeat.abort();
+            pool.cancel_live().await;
+            blocking(|| store.requeue(std::slice::from_ref(&me.id)))?;
+            blocking(|| store.forget(&me.id))?;
+            return Err(FleetError::Interrupted);
+        }
+    };
+    for w in results {
+        match w {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 first_error.get_or_insert(e);

@@ -141,6 +141,13 @@ impl EnginePool {
         None
     }
 
+    /// Stops and removes every run still live on any engine (on Ctrl-C or SIGTERM).
+    pub async fn cancel_live(&self) {
+        for m in &self.members {
+            m.backend.cancel_live().await;
+        }
+    }
+
     /// Whether engine `i` still answers; marks it down when not.
     async fn check_alive(&self, i: usize) -> bool {
         let Some(m) = self.members.get(i) else {
@@ -317,11 +324,7 @@ impl Backend for JobBackend {
     }
 
     fn cancel_live(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            for m in &self.pool.members {
-                m.backend.cancel_live().await;
-            }
-        })
+        Box::pin(self.pool.cancel_live())
     }
 }
 
