@@ -289,10 +289,18 @@ fn the_same_batch_in_postgres_gives_the_same_states() {
     }
     let pg = common::postgres::PgServer::start();
     let jobs: Vec<String> = PROJECTS.iter().map(|p| project(p)).collect();
-    let engines = [repro::engine::DEFAULT_DOCKER_HOST.to_string()];
+    // An engine that cannot be reached is left out; the batch goes on with the other.
+    let engines = [
+        "unix:///nonexistent/docker.sock".to_string(),
+        repro::engine::DEFAULT_DOCKER_HOST.to_string(),
+    ];
     let out = fleet_run(&pg.url(), &engines, &jobs).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(matches!(out.status.code(), Some(0 | 1)), "{err}");
+    assert!(
+        err.contains("engine unreachable, left out of the batch: unix:///nonexistent"),
+        "{err}"
+    );
     assert!(
         err.contains("postgres://postgres@127.0.0.1"),
         "the store is named: {err}"
