@@ -288,13 +288,32 @@ fn the_same_batch_in_postgres_gives_the_same_states() {
         return;
     }
     let pg = common::postgres::PgServer::start();
-    let jobs: Vec<String> = PROJECTS.iter().map(|p| project(p)).collect();
+    let mut jobs: Vec<String> = PROJECTS.iter().map(|p| project(p)).collect();
+    // And a rebuild job: provenance from `repro build`, its checkout, signed by the coordinator.
+    let d = tempfile::tempdir().unwrap();
+    let repo = crate::rebuild::repository(d.path(), "shell-tar-ok");
+    let (key, _) = crate::rebuild::keygen(d.path(), "signer", &[]);
+    let prov = d.path().join("prov.json");
+    let (code, out, err) = common::run(&[
+        "build",
+        &repo.join("proj").display().to_string(),
+        "--key",
+        &key,
+        "-o",
+        &prov.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let rebuild_job = format!("{}={}", prov.display(), repo.display());
+    jobs.push(rebuild_job.clone());
     // An engine that cannot be reached is left out; the batch goes on with the other.
     let engines = [
         "unix:///nonexistent/docker.sock".to_string(),
         repro::engine::DEFAULT_DOCKER_HOST.to_string(),
     ];
-    let out = fleet_run(&pg.url(), &engines, &jobs).output().unwrap();
+    let out = fleet_run(&pg.url(), &engines, &jobs)
+        .args(["--key", &key])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(matches!(out.status.code(), Some(0 | 1)), "{err}");
     assert!(
@@ -306,7 +325,21 @@ fn the_same_batch_in_postgres_gives_the_same_states() {
         "the store is named: {err}"
     );
     let jobs = status(&pg.url());
-    assert_eq!(jobs.len(), PROJECTS.len());
+    assert_eq!(jobs.len(), PROJECTS.len() + 1);
+    let rebuilt = jobs.iter().find(|j| j["job"] == rebuild_job.as_str()).unwrap();
+    assert_eq!(rebuilt["state"], "reproducible", "{rebuilt:#}");
+    assert_eq!(rebuilt["kind"], "rebuild");
+    common::assert_valid("rebuild-report.v2.json", &rebuilt["report"]);
+    // The attestation is signed by the coordinator and names each run's engine.
+    let envelope = d.path().join("att.json");
+    std::fs::write(&envelope, rebuilt["attestation"].to_string()).unwrap();
+    let statement = crate::rebuild::statement_of(&envelope);
+    let runs = statement["predicate"]["runs"].as_array().unwrap();
+    assert!(
+        runs.iter()
+            .all(|r| r["engine"]["engine"]["url"] == repro::engine::DEFAULT_DOCKER_HOST),
+        "{runs:#?}"
+    );
     for (name, job) in PROJECTS.iter().zip(&jobs) {
         assert_eq!(job["state"], expected(name), "{name}: {job:#}");
         assert_eq!(job["attempts"], 1);
