@@ -4,7 +4,7 @@
 #   images  mmdebstrap and the trixie archive keys, to make the builder images
 #   tests   everything the test suite uses: the tools that make real fixtures (gcc, zip, GNU tar
 #           and the compressors, ar, llvm-ar, dpkg-deb, cpio, rpmbuild, git), Chromium for the
-#           HTML report, python3 able to make a venv (the tests put securesystemslib in one
+#           HTML report, PostgreSQL and iproute2 for the fleet tests, python3 able to make a venv (the tests put securesystemslib in one
 #           under ~/.cache/repro on first use), cargo-nextest, and the images group (engine
 #           tests make a builder image when it is missing)
 # Installing needs root; `apt-get update` runs once, and only when a package is missing.
@@ -35,6 +35,9 @@ if ((tests)); then
               cpio:cpio rpmbuild:rpm; do
     need "${tool%%:*}" "${tool#*:}"
   done
+  # The fleet tests start their own PostgreSQL server and a second dockerd on a bridge of their own.
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
+  need ip iproute2
   # Debian's python3 makes venvs only with python3-venv (it carries ensurepip).
   python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv)
 fi

@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
+use std::path::PathBuf;
+
 use bollard::Docker;
+use serde::{Deserialize, Serialize};
 
 /// bollard's per-request timeout also bounds loading an image archive, waiting for a
 /// container and following its logs, so it is only a guard against a hung engine; repro
@@ -45,18 +48,54 @@ impl Engine {
     /// DOCKER_TLS_VERIFY, ssh) and settles on an API version both sides speak: bollard asks
     /// for a newer one than older engines (Docker 20.10 speaks 1.41) accept.
     pub async fn connect() -> Result<Engine, Unreachable> {
-        let endpoint = docker_host();
+        Engine::connect_to(&EngineAddress {
+            url: docker_host(),
+            tls: None,
+        })
+        .await
+    }
+
+    /// Connects to the engine at `address` (`unix://`, `tcp://` — with TLS when
+    /// `address.tls` names the folder holding `ca.pem`, `cert.pem` and `key.pem` —, `ssh://`),
+    /// whatever `DOCKER_HOST` says, and settles on an API version.
+    pub async fn connect_to(address: &EngineAddress) -> Result<Engine, Unreachable> {
+        let endpoint = address.url.clone();
         let unreachable = |source| Unreachable {
             endpoint: endpoint.clone(),
             source,
         };
-        let docker = Docker::connect_with_defaults()
-            .map_err(unreachable)?
-            .with_timeout(REQUEST_TIMEOUT)
-            .negotiate_version()
-            .await
-            .map_err(unreachable)?;
+        let docker = match &address.tls {
+            Some(dir) => Docker::connect_with_ssl(
+                &address.url,
+                &dir.join("key.pem"),
+                &dir.join("cert.pem"),
+                &dir.join("ca.pem"),
+                REQUEST_TIMEOUT.as_secs(),
+                bollard::API_DEFAULT_VERSION,
+            ),
+            None => Docker::connect_with_host(&address.url),
+        }
+        .map_err(unreachable)?
+        .with_timeout(REQUEST_TIMEOUT)
+        .negotiate_version()
+        .await
+        .map_err(unreachable)?;
         Ok(Engine { docker, endpoint })
+    }
+
+    /// Who this engine is: its ID, OS and kernel as it reports them, and the address it was
+    /// reached at (two engines on one host may report the same ID).
+    pub async fn identify(&self) -> Result<EngineIdentity, Unreachable> {
+        let info = self.docker.info().await.map_err(|source| Unreachable {
+            endpoint: self.endpoint.clone(),
+            source,
+        })?;
+        Ok(EngineIdentity {
+            id: info.id.unwrap_or_default(),
+            url: self.endpoint.clone(),
+            os: info.operating_system.unwrap_or_default(),
+            kernel: info.kernel_version.unwrap_or_default(),
+        })
     }
 
     /// Checks that the engine answers.
@@ -74,4 +113,35 @@ impl Engine {
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
+}
+
+/// Where an engine is, as a fleet is told: a URL, and for `tcp://` with TLS the folder of its
+/// client certificates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineAddress {
+    pub url: String,
+    /// A folder holding `ca.pem`, `cert.pem` and `key.pem` (as `DOCKER_CERT_PATH` does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<PathBuf>,
+}
+
+/// The engine a run went to, as reports and attestations record it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineIdentity {
+    /// The engine's own ID (`docker info`); shared by engines that share a key file.
+    pub id: String,
+    /// The address it was reached at: with the ID, what tells engines apart.
+    pub url: String,
+    pub os: String,
+    pub kernel: String,
+}
+
+/// Where a run went: its engine, and the engines it was tried on first and lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    pub engine: EngineIdentity,
+    /// Earlier attempts of this run, each lost with its engine ("URL (ID): what happened").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost: Vec<String>,
 }

@@ -10,6 +10,7 @@ pub mod deps;
 pub mod diagnose;
 pub mod engine;
 pub mod escape;
+pub mod fleet;
 pub mod image;
 pub mod inspect;
 pub mod intoto;

@@ -97,6 +97,7 @@ impl Prepared {
                 overhead_ms: r.overhead.as_millis() as u64,
                 outputs: count,
                 log_tail: r.log_tail.clone(),
+                placement: r.placement.clone(),
             });
         }
         if let Some(keep) = &self.opts.keep {

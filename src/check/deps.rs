@@ -417,6 +417,7 @@ async fn fetch(
             check_id: cx.check_id.to_string(),
             work: run_dir,
             log_lines: cx.log_lines.clone(),
+            labels: Default::default(),
         };
         let result = cx.backend.run(request).await?;
         if !result.succeeded() {

@@ -29,6 +29,9 @@ pub struct RunRecord {
     pub outputs: usize,
     /// The last lines of the build log (all of it is under `--keep`).
     pub log_tail: Vec<String>,
+    /// The engine that ran it, when runs are spread over several (`repro fleet`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placement: Option<crate::engine::Placement>,
 }
 
 /// What culprit isolation did.

@@ -105,6 +105,7 @@ impl Runner {
                 check_id: self.check_id.clone(),
                 work: run_dir.clone(),
                 log_lines: self.log_lines.clone(),
+                labels: Default::default(),
             };
             let (sem, progress) = (semaphore.clone(), self.progress.clone());
             let label = spec.label.clone();

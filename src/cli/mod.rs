@@ -6,6 +6,7 @@
 pub mod build;
 pub mod check;
 pub mod diff;
+pub mod fleet;
 pub mod image;
 pub mod inspect;
 pub mod keyless;
@@ -78,6 +79,8 @@ pub enum Command {
     /// Show what a provenance or attestation records and whether repro can re-run it
     /// (verifies nothing).
     Inspect(inspect::InspectArgs),
+    /// Run batches of checks and rebuilds over several engines, keep the results, and show them.
+    Fleet(fleet::FleetArgs),
     /// Check an attestation's signature, its subjects and what it says (by default: repro's
     /// rebuild attestation with verdict PASSED).
     Verify(verify::VerifyArgs),
@@ -160,6 +163,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Keygen(args) => keys::keygen(args, &out),
         Command::Inspect(args) => inspect::run(args, &out),
         Command::Verify(args) => verify::run(args, &out),
+        Command::Fleet(args) => fleet::run(args, &out),
     }
 }
 

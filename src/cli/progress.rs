@@ -106,3 +106,60 @@ pub fn for_terminal(verbose: bool) -> Arc<dyn Progress> {
         Arc::new(Silent)
     }
 }
+
+/// The progress of a batch (`repro fleet run`): one bar counting jobs on a terminal, and a line
+/// per finished job above it (plain lines when stderr is not a terminal).
+pub struct Batch {
+    bar: Option<ProgressBar>,
+}
+
+impl Batch {
+    pub fn new(total: u64, done: u64) -> Batch {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(total).with_style(
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} jobs [{elapsed}] {wide_msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix("fleet");
+            bar.set_position(done);
+            bar.enable_steady_tick(std::time::Duration::from_millis(250));
+            bar
+        });
+        Batch { bar }
+    }
+
+    /// What is running now.
+    pub fn message(&self, message: &str) {
+        if let Some(b) = &self.bar {
+            b.set_message(message.to_string());
+        }
+    }
+
+    /// A job finished: its line, and one more on the bar.
+    pub fn finished(&self, line: &str) {
+        match &self.bar {
+            Some(b) => {
+                b.println(line);
+                b.inc(1);
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// A line above the bar.
+    pub fn line(&self, line: &str) {
+        match &self.bar {
+            Some(b) => b.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}

@@ -140,6 +140,7 @@ pub fn rebuild_attestation(
             label: run.spec.label.clone(),
             variations: run.spec.variations.clone(),
             exit_code: run.exit_code,
+            engine: run.placement.clone(),
             outputs: r
                 .check
                 .artifacts

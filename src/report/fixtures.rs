@@ -117,6 +117,7 @@ pub(crate) fn check_report() -> CheckReport {
             overhead_ms: 200,
             outputs: 2,
             log_tail: vec!["cc -o <out>".into()],
+            placement: None,
         })
         .collect();
     let sha = |s: &str| {

@@ -6,6 +6,7 @@
 pub mod check;
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod fleet;
 pub mod html;
 pub mod inspect;
 pub mod json;

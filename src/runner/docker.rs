@@ -276,7 +276,14 @@ fn container_config(req: &RunRequest, now: i64) -> ContainerCreateBody {
         domainname: Some(spec.domainname.clone()),
         working_dir: Some("/".into()),
         network_disabled: Some(!spec.network),
-        labels: Some(leftovers::labels(&req.check_id, deadline)),
+        labels: Some({
+            let mut labels = leftovers::labels(&req.check_id, deadline);
+            // The caller's own (a fleet's): never in place of ours.
+            for (k, v) in &req.labels {
+                labels.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            labels
+        }),
         host_config: Some(host),
         ..Default::default()
     }
@@ -480,6 +487,7 @@ async fn run_in(docker: &Docker, id: &str, req: &RunRequest) -> Result<RunResult
         container_mounts,
         overhead: duration.saturating_sub(build_time),
         filled,
+        placement: None,
     })
 }
 

@@ -310,6 +310,7 @@ async fn run(req: RunRequest, groups: &Mutex<HashSet<i32>>) -> Result<RunResult,
         container_mounts: Vec::new(),
         overhead: duration.saturating_sub(build_time),
         filled: Vec::new(),
+        placement: None,
     })
 }
 
@@ -416,6 +417,7 @@ mod tests {
             check_id: "t".into(),
             work,
             log_lines: None,
+            labels: Default::default(),
         }
     }
 

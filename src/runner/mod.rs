@@ -63,6 +63,8 @@ pub struct RunRequest {
     pub work: PathBuf,
     /// Live log lines, when the user asked to see them.
     pub log_lines: Option<LogLines>,
+    /// Labels the run's container carries besides repro's own (a fleet's coordinator and job).
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// What a run did, whichever backend ran it.
@@ -87,6 +89,8 @@ pub struct RunResult {
     pub overhead: Duration,
     /// The bounded places a failed build filled (its disk or memory limit).
     pub filled: Vec<limits::Filled>,
+    /// Which engine ran it, when a backend spreads runs over several (a fleet's).
+    pub placement: Option<crate::engine::Placement>,
 }
 
 impl RunResult {

@@ -117,6 +117,7 @@ mod tests {
             container_mounts: Vec::new(),
             overhead: std::time::Duration::ZERO,
             filled: Vec::new(),
+            placement: None,
         };
         let len = |r: &mut dyn Read| {
             let mut v = Vec::new();

@@ -37,7 +37,7 @@ fn fixture() -> tempfile::TempDir {
 
 /// Runs Chromium headless with `args` on `url`, returning its stdout; panics on failure or
 /// after the timeout (killing it).
-fn chromium(work: &Path, args: &[&str], url: &str) -> String {
+pub(crate) fn chromium(work: &Path, args: &[&str], url: &str) -> String {
     let exe = std::env::var("REPRO_CHROMIUM").unwrap_or_else(|_| "chromium".into());
     let version = Command::new(&exe).arg("--version").output();
     assert!(

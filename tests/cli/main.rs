@@ -11,6 +11,7 @@ mod attest;
 mod cli_diff;
 mod cli_keys;
 mod cosign_key;
+mod fleet;
 mod help;
 mod html_report;
 mod keyless;

@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub(crate) mod postgres;
+
 pub(crate) fn repro() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_repro"));
     c.env("NO_COLOR", "1");

@@ -290,6 +290,7 @@ async fn a_container_whose_repro_is_gone_stops_itself_by_its_deadline() {
         check_id: check_id.clone(),
         work: work.path().to_path_buf(),
         log_lines: None,
+        labels: Default::default(),
     });
     // The run's future is dropped mid-build, as when repro dies: nothing removes the container.
     let task = tokio::spawn(run);

@@ -62,6 +62,7 @@ async fn a_run_applies_its_spec_and_returns_outputs() {
                 check_id: format!("t{}", std::process::id()),
                 work: work.path().to_path_buf(),
                 log_lines: None,
+                labels: Default::default(),
             })
             .await
             .expect("run");
@@ -151,6 +152,7 @@ async fn failures_and_timeouts_leave_no_container() {
                 check_id: format!("f{}", std::process::id()),
                 work: work.path().to_path_buf(),
                 log_lines: None,
+                labels: Default::default(),
             })
             .await
             .expect("run");

@@ -11,6 +11,7 @@ mod check_projects;
 mod cli_check;
 mod dependencies;
 mod docker_backend;
+mod fleet;
 mod image;
 mod real_projects;
 mod rebuild;

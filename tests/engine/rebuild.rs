@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 const REBUILD_TYPE: &str = "https://github.com/repro/repro/attestation/rebuild/v1";
 
 /// A git repository holding a copy of a test-project in `proj/`, committed at a fixed date.
-fn repository(dir: &Path, project: &str) -> PathBuf {
+pub(crate) fn repository(dir: &Path, project: &str) -> PathBuf {
     let repo = dir.join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     common::sh(
@@ -39,7 +39,7 @@ fn commit_of(repo: &Path) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-fn keygen(dir: &Path, name: &str, extra: &[&str]) -> (String, String) {
+pub(crate) fn keygen(dir: &Path, name: &str, extra: &[&str]) -> (String, String) {
     let prefix = dir.join(name).display().to_string();
     let mut args = vec!["keygen", "--out", &prefix];
     args.extend_from_slice(extra);
@@ -53,7 +53,7 @@ fn path(p: &Path) -> String {
 }
 
 /// The statement inside a DSSE envelope file.
-fn statement_of(envelope: &Path) -> Value {
+pub(crate) fn statement_of(envelope: &Path) -> Value {
     let env: Value = serde_json::from_slice(&std::fs::read(envelope).unwrap()).unwrap();
     let payload = base64::engine::general_purpose::STANDARD
         .decode(env["payload"].as_str().unwrap())

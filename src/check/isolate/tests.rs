@@ -106,6 +106,8 @@ impl Backend for Fake {
                 container_env: Vec::new(),
                 container_mounts: Vec::new(),
                 overhead: Duration::ZERO,
+                filled: Vec::new(),
+                placement: None,
             })
         })
     }

@@ -87,6 +87,9 @@ pub struct Run {
     pub variations: BTreeSet<Variation>,
     pub exit_code: i64,
     pub outputs: BTreeMap<String, DigestSet>,
+    /// The engine that ran it (ID, URL, OS, kernel) when runs went to several engines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<crate::engine::Placement>,
 }
 
 /// One published subject and the rebuilt artifact it was compared with.
