@@ -20,7 +20,7 @@ use crate::provenance::{Provenance, ProvenanceError};
 use crate::recipe::{self, BuildDef};
 use crate::runner::{Backend, RunError};
 pub use crate::source::Checkout;
-use crate::source::CheckoutError;
+use crate::source::{CheckoutError, CommitTree};
 pub use recorded::Recorded;
 pub use subjects::{MatchedBy, SubjectMatch};
 
@@ -37,12 +37,14 @@ pub enum RebuildError {
     Recipe(#[from] recipe::RecipeError),
     #[error("{message}")]
     Source { message: String, hint: Option<String> },
-    #[error("the checkout is at commit {found}, but the provenance records {recorded} ({uri})")]
-    WrongCommit {
-        found: String,
+    #[error("the provenance records commit {recorded} ({uri}), which is not in the repository {repository}")]
+    MissingCommit {
+        repository: PathBuf,
         recorded: String,
         uri: String,
     },
+    #[error(transparent)]
+    Tree(#[from] crate::source::SourceError),
     #[error("the recorded builder image {uri} is neither in the engine nor in repro's cache")]
     ImageMissing { uri: String },
     #[error(transparent)]
@@ -65,9 +67,9 @@ impl RebuildError {
                 "a recipe in rebuilders/ names each build type it re-runs (see rebuilders/README.md)".into(),
             ),
             RebuildError::Source { hint, .. } => hint.clone(),
-            RebuildError::WrongCommit { recorded, .. } => Some(format!(
-                "check out the recorded commit (`git checkout {recorded}`) and pass its folder with \
-                 --source"
+            RebuildError::MissingCommit { recorded, .. } => Some(format!(
+                "fetch it into the checkout given with --source (`git fetch origin {recorded}`); \
+                 the build reads the commit's objects, whatever is checked out"
             )),
             RebuildError::ImageMissing { .. } => Some(
                 "load it (`docker load`, `repro image import FILE`), or substitute a local image \
@@ -151,30 +153,19 @@ impl RebuildReport {
     }
 }
 
-/// Checks the checkout against the recorded source: the same commit, and no local changes in
-/// the folder the build gets.
-fn checkout_for(recorded: &Recorded, source: &std::path::Path) -> Result<Checkout, RebuildError> {
+/// The recorded commit's tree at the recorded folder, read from the objects of the repository
+/// `source` is a folder of: what is checked out, and any change to it, does not matter.
+fn tree_for(recorded: &Recorded, source: &std::path::Path) -> Result<(Checkout, CommitTree), RebuildError> {
     let checkout = Checkout::open(source)?;
-    if checkout.commit != recorded.source.sha1 {
-        return Err(RebuildError::WrongCommit {
-            found: checkout.commit,
+    if !checkout.has_commit(&recorded.source.sha1) {
+        return Err(RebuildError::MissingCommit {
+            repository: checkout.root,
             recorded: recorded.source.sha1.clone(),
             uri: recorded.source.uri.clone(),
         });
     }
-    checkout.require_clean(&recorded.path)?;
-    let dir = checkout.root.join(&recorded.path);
-    if !dir.is_dir() {
-        return Err(RebuildError::Source {
-            message: format!(
-                "the recorded folder `{}` is not in the checkout {}",
-                recorded.path,
-                checkout.root.display()
-            ),
-            hint: None,
-        });
-    }
-    Ok(checkout)
+    let tree = crate::source::read_commit_tree(&checkout.root, &recorded.source.sha1, &recorded.path, None)?;
+    Ok((checkout, tree))
 }
 
 /// Re-runs the recorded build through `backend` and compares the runs with each other and
@@ -186,10 +177,19 @@ pub async fn rebuild(
 ) -> Result<RebuildReport, RebuildError> {
     let recipes = recipe::load(opts.check.recipes.as_deref())?;
     let recorded = recorded::recorded(&opts.provenance, &recipes)?;
-    let checkout = checkout_for(&recorded, &opts.source)?;
+    let (checkout, tree) = tree_for(&recorded, &opts.source)?;
     let mut notes = Vec::new();
+    if checkout.commit != tree.commit {
+        notes.push(format!(
+            "the checkout is at commit {}; the recorded commit {} was built from the repository's \
+             objects",
+            checkout.commit, tree.commit
+        ));
+    }
+    // Looked up in the commit's tree (never on the host), and only as a plain relative path.
     if let Some(config) = &recorded.config_path
-        && !checkout.root.join(config).is_file()
+        && (recipe::checks::check_glob(config).is_err()
+            || !std::fs::symlink_metadata(tree.dir().join(config)).is_ok_and(|m| m.is_file()))
     {
         notes.push(format!(
             "the recorded configPath `{config}` is not in the checkout (its parameters are taken \
@@ -204,6 +204,7 @@ pub async fn rebuild(
     let mut target = Target::recorded(
         &opts.check,
         &checkout.root.join(&recorded.path),
+        tree,
         recorded.build.clone(),
         image,
         recorded.source_date_epoch,
@@ -341,11 +342,19 @@ pub async fn build(
     progress: Arc<dyn Progress>,
 ) -> Result<BuildRecord, RebuildError> {
     let checkout = Checkout::open(&opts.dir)?;
+    let changes = checkout.changes(&checkout.subdir)?;
     if !allow_dirty {
         checkout.require_clean(&checkout.subdir)?;
     }
     let started = now();
-    let target = Target::project_at(&opts, &checkout.dir())?;
+    // A checkout that differs from its commit is built as it is only when asked, and the
+    // provenance then says so; otherwise the commit's own tree is built.
+    let target = if changes.is_empty() {
+        let tree = crate::source::read_commit_tree(&checkout.root, &checkout.commit, &checkout.subdir, None)?;
+        Target::project_commit(&opts, &opts.dir, tree)?
+    } else {
+        Target::project_at(&opts, &checkout.dir())?
+    };
     let prepared = check::prepare(&opts, target, backend, progress).await?;
     let control: Vec<_> = prepared.plan.control().cloned().into_iter().collect();
     let finished = prepared.run(&control).await?;

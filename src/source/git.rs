@@ -65,6 +65,12 @@ impl Checkout {
         })
     }
 
+    /// Whether the repository has the commit `commit` (hex) in its objects.
+    pub fn has_commit(&self, commit: &str) -> bool {
+        commit.bytes().all(|b| b.is_ascii_hexdigit())
+            && git(&self.root, &["cat-file", "-e", &format!("{commit}^{{commit}}")]).is_some()
+    }
+
     /// The folder the build runs in.
     pub fn dir(&self) -> PathBuf {
         if self.subdir.is_empty() {
@@ -159,20 +165,7 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
 mod tests {
     use super::*;
 
-    pub(crate) fn sh(dir: &Path, script: &str) {
-        let ok = std::process::Command::new("sh")
-            .arg("-ec")
-            .arg(script)
-            .current_dir(dir)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.org")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.org")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{script}");
-    }
+    use crate::source::commit::tests::sh;
 
     #[test]
     fn reads_a_checkout_and_its_changes() {

@@ -3,8 +3,10 @@
 //! standalone `.git` for builds that read their history), and the git checkout (`git`) a
 //! recorded build names.
 
+pub mod commit;
 pub mod git;
 
+pub use commit::{CommitTree, read_commit_tree};
 pub use git::{Checkout, CheckoutError};
 
 use std::collections::BTreeMap;
@@ -54,6 +56,8 @@ pub enum SourceError {
     Write(#[from] io::Error),
     #[error("{0}")]
     Git(String),
+    #[error("cannot build the recorded folder `{folder}`: {why}")]
+    Folder { folder: String, why: String },
 }
 
 pub(crate) fn read_err(path: &Path) -> impl FnOnce(io::Error) -> SourceError + '_ {
@@ -362,9 +366,14 @@ pub fn write_out(root: &Path, entries: &[SourceEntry], dest: &Path) -> Result<()
 /// history (`git describe`, setuptools-scm): a bare clone made non-bare, `HEAD` at the
 /// checkout's commit (on its branch when it is on one), an index of that commit, and the
 /// checkout's `origin` URL. Made under `work`; returned as `.git/…` entries of the source.
-/// Errors when `root` is not the root of a git work tree: a folder of a repository would see
-/// the whole commit's other files as deleted.
-pub fn standalone_git(root: &Path, work: &Path) -> Result<Vec<SourceEntry>, SourceError> {
+/// `commit` is the commit to put `HEAD` at (`None`: the checkout's). Errors when `root` is not
+/// the root of a git work tree: a folder of a repository would see the whole commit's other
+/// files as deleted.
+pub fn standalone_git(
+    root: &Path,
+    commit: Option<&str>,
+    work: &Path,
+) -> Result<Vec<SourceEntry>, SourceError> {
     let fail = |what: String| SourceError::Git(what);
     let git = |args: &[&str], dir: Option<&Path>| -> Result<String, SourceError> {
         let mut c = git_command();
@@ -396,8 +405,15 @@ pub fn standalone_git(root: &Path, work: &Path) -> Result<Vec<SourceEntry>, Sour
             root.display()
         )));
     }
-    let commit = git(&["rev-parse", "--verify", "HEAD^{commit}"], None)?;
-    let branch = git(&["symbolic-ref", "-q", "HEAD"], None).ok();
+    let head = git(&["rev-parse", "--verify", "HEAD^{commit}"], None)?;
+    let commit = match commit {
+        Some(c) => git(&["rev-parse", "--verify", &format!("{c}^{{commit}}")], None)?,
+        None => head.clone(),
+    };
+    // On the checkout's branch only when that branch is at the commit built.
+    let branch = git(&["symbolic-ref", "-q", "HEAD"], None)
+        .ok()
+        .filter(|_| head == commit);
     let origin = git(&["config", "--get", "remote.origin.url"], None).ok();
     let dest = work.join("standalone-git");
     let gitdir = dest.join(".git");
