@@ -102,7 +102,10 @@ impl Target {
         if let Some(t) = opts.timeout_secs {
             build.timeout_secs = t;
         }
-        build.check()?;
+        build.check().map_err(|r| recipe::RecipeError::Invalid {
+            file: crate::escape::text(&build.origin).into_owned(),
+            message: r.to_string(),
+        })?;
         let (sde, origin) = match (&tree, source_date_epoch) {
             (Some(tree), None) => (tree.commit_time, EpochOrigin::GitCommit),
             _ => source::source_date_epoch(&dir, source_date_epoch)?,

@@ -3,6 +3,7 @@
 //! provenance. Signing is the caller's (`cli`), from the report and statements made here; the
 //! private key never reaches this module, and so never reaches a build.
 
+pub mod policy;
 pub mod recorded;
 pub mod statements;
 pub mod subjects;
@@ -45,6 +46,8 @@ pub enum RebuildError {
     },
     #[error(transparent)]
     Tree(#[from] crate::source::SourceError),
+    #[error(transparent)]
+    Policy(#[from] policy::PolicyError),
     #[error("the recorded builder image {uri} is neither in the engine nor in repro's cache")]
     ImageMissing { uri: String },
     #[error(transparent)]
@@ -77,6 +80,7 @@ impl RebuildError {
                     .into(),
             ),
             RebuildError::Check(e) => e.hint(),
+            RebuildError::Policy(e) => e.hint.clone(),
             _ => None,
         }
     }
@@ -97,6 +101,10 @@ pub struct RebuildOptions {
     /// Output globs left out of the across-runs verdict (never a subject).
     pub exclude: Vec<String>,
     pub allow_unisolated: bool,
+    /// What the rebuilder grants the recorded build (network, limits).
+    pub policy: policy::Policy,
+    /// Sign a PASSED verdict even though the builds had the network.
+    pub allow_non_hermetic: bool,
     /// Runs, variations, budgets and logs, as for `repro check`. What to build, in which image
     /// and folder, comes from the provenance and `source` instead of `dir` and `image`.
     pub check: CheckOptions,
@@ -133,6 +141,9 @@ pub struct RebuildReport {
     pub checkout: PathBuf,
     pub image_substituted: bool,
     pub allow_unisolated: bool,
+    /// What the rebuilder granted the recorded build.
+    pub granted: policy::Grants,
+    pub allow_non_hermetic: bool,
     pub subjects: Vec<SubjectMatch>,
     /// Outputs left out of the across-runs verdict by `--exclude`.
     pub exclude_globs: Vec<String>,
@@ -145,6 +156,26 @@ pub struct RebuildReport {
 impl RebuildReport {
     pub fn passed(&self) -> bool {
         self.reproducible_across_runs && self.matches_subjects
+    }
+
+    /// Why a PASSED verdict may not be signed without an explicit flag: the builds had the
+    /// network (`--allow-non-hermetic`) or ran unisolated (`--allow-unisolated`).
+    pub fn unsigned_reason(&self) -> Option<String> {
+        if self.granted.network && !self.allow_non_hermetic {
+            return Some(
+                "the builds had the network, so they are not hermetic (--allow-non-hermetic signs anyway, \
+                 recorded in the attestation)"
+                    .into(),
+            );
+        }
+        if !self.check.isolated && !self.allow_unisolated {
+            return Some(
+                "the builds ran on the local backend, unisolated (--allow-unisolated signs anyway, \
+                 recorded in the attestation)"
+                    .into(),
+            );
+        }
+        None
     }
 
     /// `PASSED` or `FAILED`, as attestations spell it.
@@ -177,8 +208,11 @@ pub async fn rebuild(
 ) -> Result<RebuildReport, RebuildError> {
     let recipes = recipe::load(opts.check.recipes.as_deref())?;
     let recorded = recorded::recorded(&opts.provenance, &recipes)?;
+    // The recorded build is a request: what is granted is built, and recorded.
+    let mut build = recorded.build.clone();
+    let granted = policy::apply(&mut build, &opts.policy)?;
     let (checkout, tree) = tree_for(&recorded, &opts.source)?;
-    let mut notes = Vec::new();
+    let mut notes = granted.notes();
     if checkout.commit != tree.commit {
         notes.push(format!(
             "the checkout is at commit {}; the recorded commit {} was built from the repository's \
@@ -201,16 +235,22 @@ pub async fn rebuild(
         .clone()
         .unwrap_or_else(|| recorded.builder_image.uri.clone());
     let override_given = opts.image_override.is_some();
+    // The policy has decided the limits and the network: no check option overrides them.
+    let check_opts = CheckOptions {
+        timeout_secs: None,
+        network: false,
+        ..opts.check.clone()
+    };
     let mut target = Target::recorded(
-        &opts.check,
+        &check_opts,
         &checkout.root.join(&recorded.path),
         tree,
-        recorded.build.clone(),
+        build,
         image,
         recorded.source_date_epoch,
     )?;
     target.recorded_dependencies = recorded.fetch_exactly();
-    let prepared = match check::prepare(&opts.check, target, backend, progress).await {
+    let prepared = match check::prepare(&check_opts, target, backend, progress).await {
         Ok(p) => p,
         Err(CheckError::Run(RunError::ImageMissing { .. })) if !override_given => {
             return Err(RebuildError::ImageMissing {
@@ -297,6 +337,8 @@ pub async fn rebuild(
         checkout: checkout.root,
         image_substituted,
         allow_unisolated: opts.allow_unisolated,
+        granted,
+        allow_non_hermetic: opts.allow_non_hermetic,
         subjects,
         exclude_globs: opts.exclude,
         excluded,

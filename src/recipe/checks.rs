@@ -2,7 +2,17 @@
 //! provenance): output globs that stay inside the build folder, a control build path that is a
 //! plain absolute folder, and environment variables whose names are names.
 
-use super::{BuildDef, RecipeError};
+use super::BuildDef;
+
+/// A field of a build definition that asks for what no build may have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {why}")]
+pub struct Refused {
+    /// The field, as the definition spells it (`outputs[1]`, `env`, `control_path`).
+    pub field: String,
+    /// The value, shown escaped, and why it is refused.
+    pub why: String,
+}
 
 /// Environment names a build definition may not set: the dynamic loader's (`LD_PRELOAD`,
 /// `LD_LIBRARY_PATH`, `LD_AUDIT`, …) change which code every process of the build loads, and
@@ -19,29 +29,34 @@ const SYSTEM_DIRS: &[&str] = &[
 impl BuildDef {
     /// Refuses what no build may ask for, naming the field: globs that leave the build folder,
     /// a control path that is not a plain absolute folder, environment names that are not names.
-    pub fn check(&self) -> Result<(), RecipeError> {
-        let invalid = |field: String, why: String| RecipeError::Invalid {
-            file: self.origin.clone(),
-            message: format!("{field}: {why}"),
-        };
+    pub fn check(&self) -> Result<(), Refused> {
+        let invalid = |field: String, why: String| Refused { field, why };
         for (list, globs) in [
             ("outputs", &self.outputs),
             ("exclude_outputs", &self.exclude_outputs),
         ] {
             for (i, g) in globs.iter().enumerate() {
-                check_glob(g)
-                    .map_err(|why| invalid(format!("{list}[{i}] `{}`", crate::escape::text(g)), why))?;
+                check_glob(g).map_err(|why| {
+                    invalid(
+                        format!("{list}[{i}]"),
+                        format!("`{}`: {why}", crate::escape::text(g)),
+                    )
+                })?;
             }
         }
         if let Some(p) = &self.control_path {
-            check_control_path(p)
-                .map_err(|why| invalid(format!("control_path `{}`", crate::escape::text(p)), why))?;
+            check_control_path(p).map_err(|why| {
+                invalid(
+                    "control_path".into(),
+                    format!("`{}`: {why}", crate::escape::text(p)),
+                )
+            })?;
         }
         for (name, value) in &self.env {
-            let field = format!("env `{}`", crate::escape::text(name));
-            check_env_name(name).map_err(|why| invalid(field.clone(), why))?;
+            let shown = crate::escape::text(name);
+            check_env_name(name).map_err(|why| invalid("env".into(), format!("`{shown}`: {why}")))?;
             if value.contains('\0') {
-                return Err(invalid(field, "its value has a NUL".into()));
+                return Err(invalid("env".into(), format!("`{shown}`: its value has a NUL")));
             }
         }
         Ok(())
@@ -181,10 +196,7 @@ mod tests {
         def.check().unwrap();
         def.outputs = vec!["out/**".into(), "../up".into()];
         let e = def.check().unwrap_err().to_string();
-        assert!(
-            e.contains("repro.toml") && e.contains("outputs[1]") && e.contains("`..`"),
-            "{e}"
-        );
+        assert!(e.contains("outputs[1]") && e.contains("`..`"), "{e}");
         def.outputs.clear();
         def.env.insert("X=1; rm -rf /; Y".into(), "1".into());
         let e = def.check().unwrap_err().to_string();
