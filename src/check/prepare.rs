@@ -254,8 +254,9 @@ pub async fn prepare(
         ));
     }
     notes.extend(provided.notes);
-    if let Some(tree) = &target.commit_tree {
-        notes.extend(tree.notes());
+    match &target.commit_tree {
+        Some(tree) => notes.extend(tree.notes()),
+        None => notes.extend(work_tree_note(&target.dir)),
     }
     if target.build.with_git {
         notes.push(
@@ -289,6 +290,30 @@ pub async fn prepare(
     })
 }
 
+/// When the folder is in a git checkout whose files differ from its commit (modified, untracked
+/// and not ignored, or flagged skip-worktree/assume-unchanged and changed): what the builds got
+/// is not the commit, and the report says so.
+fn work_tree_note(dir: &Path) -> Option<String> {
+    let checkout = source::Checkout::open(dir).ok()?;
+    let changes = checkout.changes(&checkout.subdir).ok()?;
+    if changes.is_empty() {
+        return None;
+    }
+    let shown: Vec<&str> = changes.iter().take(10).map(String::as_str).collect();
+    let more = changes.len() - shown.len();
+    Some(format!(
+        "the working tree differs from commit {} in {} file(s), and the builds got it as it is: {}{}",
+        checkout.commit,
+        changes.len(),
+        shown.join("; "),
+        if more > 0 {
+            format!("; and {more} more")
+        } else {
+            String::new()
+        }
+    ))
+}
+
 /// The project's cargo config file that sets rustflags, if any.
 fn cargo_rustflags(dir: &Path) -> Option<String> {
     ["config.toml", "config"].iter().find_map(|name| {
@@ -305,6 +330,25 @@ fn cargo_rustflags(dir: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn says_when_the_work_tree_is_not_its_commit() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(work_tree_note(d.path()), None, "not a checkout");
+        crate::source::commit::tests::sh(
+            d.path(),
+            "git init -q . && echo a > a && echo b > b && echo 'ign*' > .gitignore && git add -A \
+             && git commit -qm one && git update-index --skip-worktree a",
+        );
+        assert_eq!(work_tree_note(d.path()), None, "clean");
+        crate::source::commit::tests::sh(d.path(), "echo evil > a && echo x > ignored && echo y > new");
+        let note = work_tree_note(d.path()).unwrap();
+        assert!(
+            note.contains("in 2 file(s)") && note.contains("S a (skip-worktree"),
+            "{note}"
+        );
+        assert!(note.contains("?? new") && !note.contains("ignored"), "{note}");
+    }
 
     #[test]
     fn sees_a_projects_own_rustflags() {

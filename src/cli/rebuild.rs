@@ -111,6 +111,10 @@ pub struct RebuildArgs {
     /// attestation).
     #[arg(long)]
     pub allow_non_hermetic: bool,
+    /// Rebuild a provenance that says its outputs came from a working tree with uncommitted
+    /// changes (`repro build --allow-dirty`): the commit is built, without them.
+    #[arg(long)]
+    pub allow_uncommitted: bool,
     /// The most memory a build may have: a recorded limit above it, or none (0), is clamped to
     /// it. --timeout is the longest a build may run, the same way (default 30m).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "4G")]
@@ -330,6 +334,7 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
             max_memory_bytes: args.memory,
         },
         allow_non_hermetic: args.allow_non_hermetic,
+        allow_uncommitted: args.allow_uncommitted,
         check,
     };
     let backend = runner::backend(if args.local {

@@ -48,6 +48,12 @@ pub enum RebuildError {
     Tree(#[from] crate::source::SourceError),
     #[error(transparent)]
     Policy(#[from] policy::PolicyError),
+    #[error(
+        "the provenance says its outputs were built from a working tree that differs from commit \
+         {commit} (externalParameters.uncommittedChanges: {count} file(s)), so a rebuild of the \
+         commit cannot reproduce them"
+    )]
+    Uncommitted { commit: String, count: usize },
     #[error("the recorded builder image {uri} is neither in the engine nor in repro's cache")]
     ImageMissing { uri: String },
     #[error(transparent)]
@@ -81,6 +87,9 @@ impl RebuildError {
             ),
             RebuildError::Check(e) => e.hint(),
             RebuildError::Policy(e) => e.hint.clone(),
+            RebuildError::Uncommitted { .. } => Some(
+                "--allow-uncommitted rebuilds the commit anyway (its subjects will likely not match)".into(),
+            ),
             _ => None,
         }
     }
@@ -105,6 +114,8 @@ pub struct RebuildOptions {
     pub policy: policy::Policy,
     /// Sign a PASSED verdict even though the builds had the network.
     pub allow_non_hermetic: bool,
+    /// Rebuild a provenance that records uncommitted changes (the commit is built).
+    pub allow_uncommitted: bool,
     /// Runs, variations, budgets and logs, as for `repro check`. What to build, in which image
     /// and folder, comes from the provenance and `source` instead of `dir` and `image`.
     pub check: CheckOptions,
@@ -208,11 +219,24 @@ pub async fn rebuild(
 ) -> Result<RebuildReport, RebuildError> {
     let recipes = recipe::load(opts.check.recipes.as_deref())?;
     let recorded = recorded::recorded(&opts.provenance, &recipes)?;
+    if !recorded.uncommitted_changes.is_empty() && !opts.allow_uncommitted {
+        return Err(RebuildError::Uncommitted {
+            commit: recorded.source.sha1.clone(),
+            count: recorded.uncommitted_changes.len(),
+        });
+    }
     // The recorded build is a request: what is granted is built, and recorded.
     let mut build = recorded.build.clone();
     let granted = policy::apply(&mut build, &opts.policy)?;
     let (checkout, tree) = tree_for(&recorded, &opts.source)?;
     let mut notes = granted.notes();
+    if !recorded.uncommitted_changes.is_empty() {
+        notes.push(format!(
+            "the provenance records {} uncommitted change(s) its outputs were built with \
+             (--allow-uncommitted): the commit was rebuilt without them",
+            recorded.uncommitted_changes.len()
+        ));
+    }
     if checkout.commit != tree.commit {
         notes.push(format!(
             "the checkout is at commit {}; the recorded commit {} was built from the repository's \
@@ -369,6 +393,9 @@ pub struct BuildRecord {
     pub dependencies: Vec<crate::deps::Dependency>,
     /// Lockfiles repro generated because the project has none (per ecosystem).
     pub generated_lockfiles: Vec<(crate::deps::Ecosystem, check::GeneratedLockfile)>,
+    /// `--allow-dirty` with a checkout that differs from its commit: the working tree was built,
+    /// and these are the files that differ (recorded in the provenance).
+    pub uncommitted_changes: Vec<String>,
     /// The check report of the single run (logs, image, notes).
     pub report: CheckReport,
 }
@@ -400,7 +427,16 @@ pub async fn build(
     let prepared = check::prepare(&opts, target, backend, progress).await?;
     let control: Vec<_> = prepared.plan.control().cloned().into_iter().collect();
     let finished = prepared.run(&control).await?;
-    let report = prepared.compare(prepared.collect(&finished)?);
+    let mut report = prepared.compare(prepared.collect(&finished)?);
+    report.notes.extend(checkout.uri_note());
+    if !changes.is_empty() {
+        report.notes.push(format!(
+            "--allow-dirty: the working tree was built, not commit {}; the provenance records the \
+             {} file(s) that differ (externalParameters.uncommittedChanges), and a rebuild refuses it",
+            checkout.commit,
+            changes.len()
+        ));
+    }
     if let (Some(to), Some(run)) = (&out_dir, finished.first()) {
         check::copy_tree(&run.outputs_dir(), to).map_err(|source| CheckError::Io {
             context: format!("copying the outputs to {}", to.display()),
@@ -447,6 +483,7 @@ pub async fn build(
             .filter_map(|e| Some((e.ecosystem, e.generated_lockfile.clone()?)))
             .collect(),
         build,
+        uncommitted_changes: changes,
         report,
     })
 }

@@ -83,6 +83,7 @@ pub fn provenance(b: &BuildRecord) -> Statement<SlsaProvenance> {
                             content: lock.content.clone(),
                         })
                         .collect(),
+                    uncommitted_changes: b.uncommitted_changes.clone(),
                 },
                 internal_parameters: InternalParameters {
                     backend: "docker",
@@ -373,6 +374,7 @@ mod tests {
                 config_path: Some(".github/config.yml".into()),
                 dependencies: Vec::new(),
                 generated_lockfile: None,
+                uncommitted_changes: Vec::new(),
             },
             checkout: PathBuf::from("/src"),
             image_substituted: passed,
@@ -448,8 +450,29 @@ mod tests {
                     content: "version = 4\n".into(),
                 },
             )],
+            uncommitted_changes: vec![" M src/main.c".into(), "S hidden.txt (skip-worktree)".into()],
             report,
         }
+    }
+
+    /// A provenance of a dirty working tree says so, and a rebuild reads it back (and refuses it
+    /// unless told otherwise: see `rebuild`).
+    #[test]
+    fn uncommitted_changes_are_recorded_and_read_back() {
+        let record = build_record();
+        let statement = provenance(&record).to_json().unwrap();
+        let provenance = crate::provenance::read(&statement, None).unwrap();
+        assert_eq!(
+            provenance.repro_build().unwrap().uncommitted_changes,
+            record.uncommitted_changes
+        );
+        let text = String::from_utf8(statement).unwrap().replace(
+            "\"uncommittedChanges\":[\" M src/main.c\",",
+            "\"uncommittedChanges\":[1,",
+        );
+        let provenance = crate::provenance::read(text.as_bytes(), None).unwrap();
+        let e = provenance.repro_build().unwrap_err().to_string();
+        assert!(e.contains("uncommittedChanges"), "{e}");
     }
 
     #[test]
