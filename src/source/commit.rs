@@ -133,22 +133,10 @@ pub fn folder_components(folder: &str) -> Result<Vec<&str>, SourceError> {
 
 /// Runs git in `root` with literal pathspecs, stdout on success.
 fn git(root: &Path, args: &[&str]) -> Result<Vec<u8>, SourceError> {
-    let out = git_command()
-        .arg("-C")
-        .arg(root)
-        .args(args)
-        .env("GIT_LITERAL_PATHSPECS", "1")
-        .output()
-        .map_err(|e| SourceError::Git(format!("cannot run git in {}: {e}", root.display())))?;
-    if !out.status.success() {
-        return Err(SourceError::Git(format!(
-            "git {} failed in {}: {}",
-            args.join(" "),
-            root.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(out.stdout)
+    let mut command = git_command();
+    command.arg("-C").arg(root).env("GIT_LITERAL_PATHSPECS", "1");
+    super::git_output(command, args, None)
+        .map_err(|e| SourceError::Git(format!("{e} (in {})", root.display())))
 }
 
 /// One line of `git ls-tree -z`.

@@ -143,36 +143,8 @@ impl Checkout {
         };
         let run = |args: &[&str], input: Option<Vec<u8>>| -> Result<Vec<u8>, CheckoutError> {
             let mut c = super::git_command();
-            c.arg("-C")
-                .arg(&self.root)
-                .args(args)
-                .env("GIT_LITERAL_PATHSPECS", "1");
-            let out = match input {
-                None => c.output(),
-                Some(bytes) => {
-                    use std::io::Write;
-                    let mut child = c
-                        .stdin(std::process::Stdio::piped())
-                        .stdout(std::process::Stdio::piped())
-                        .stderr(std::process::Stdio::piped())
-                        .spawn()
-                        .map_err(|e| fail(format!("cannot run git: {e}")))?;
-                    let mut stdin = child.stdin.take();
-                    let writer = std::thread::spawn(move || stdin.as_mut().map(|s| s.write_all(&bytes)));
-                    let out = child.wait_with_output();
-                    let _ = writer.join();
-                    out
-                }
-            }
-            .map_err(|e| fail(format!("cannot run git: {e}")))?;
-            if !out.status.success() {
-                return Err(fail(format!(
-                    "git {} failed: {}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&out.stderr).trim()
-                )));
-            }
-            Ok(out.stdout)
+            c.arg("-C").arg(&self.root).env("GIT_LITERAL_PATHSPECS", "1");
+            super::git_output(c, args, input).map_err(fail)
         };
         let listing = run(&["ls-files", "-v", "-s", "-z", "--", pathspec], None)?;
         // (tag, mode, index blob, path) of the flagged files.

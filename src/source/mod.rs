@@ -116,6 +116,42 @@ pub(crate) fn git_command() -> Command {
     c
 }
 
+/// Runs a git command made with [`git_command`] with `args` (and `input` on its stdin): its
+/// stdout on success, else what went wrong in a sentence (git's own message included).
+pub(crate) fn git_output(
+    mut command: Command,
+    args: &[&str],
+    input: Option<Vec<u8>>,
+) -> Result<Vec<u8>, String> {
+    use std::process::Stdio;
+    command.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    if input.is_some() {
+        command.stdin(Stdio::piped());
+    }
+    let mut child = command.spawn().map_err(|e| format!("cannot run git: {e}"))?;
+    // Fed from a thread: git may answer before it has read everything.
+    let writer = child.stdin.take().zip(input).map(|(mut stdin, bytes)| {
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&bytes);
+        })
+    });
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("cannot run git: {e}"));
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
+    let out = out?;
+    if !out.status.success() {
+        return Err(format!(
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(out.stdout)
+}
+
 /// Why git could not give the last commit time of `root`, in a few words (for the note that
 /// says `SOURCE_DATE_EPOCH` fell back to the newest mtime).
 pub fn why_no_commit_time(root: &Path) -> String {
@@ -382,19 +418,8 @@ pub fn standalone_git(
         } else {
             c.arg("-C").arg(root);
         }
-        let out = c
-            .args(args)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .output()
-            .map_err(|e| fail(format!("cannot run git: {e}")))?;
-        if !out.status.success() {
-            return Err(fail(format!(
-                "git {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        let out = git_output(c, args, None).map_err(fail)?;
+        Ok(String::from_utf8_lossy(&out).trim().to_string())
     };
     let top = git(&["rev-parse", "--show-toplevel"], None)?;
     let same = |a: &Path, b: &Path| std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok();
