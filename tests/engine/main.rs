@@ -13,4 +13,5 @@ mod docker_backend;
 mod image;
 mod real_projects;
 mod rebuild;
+mod source_commit;
 mod with_git;
