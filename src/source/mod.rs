@@ -468,7 +468,11 @@ pub fn standalone_git(
             git(&["update-ref", "--no-deref", "HEAD", &commit], g)?;
         }
     }
-    match origin.filter(|o| !o.is_empty()) {
+    // The build sees the remote as the provenance records it: never with credentials.
+    match origin
+        .filter(|o| !o.is_empty())
+        .map(|o| git::fetchable_remote(&o))
+    {
         Some(url) => {
             git(&["remote", "set-url", "origin", &url], g)
                 .or_else(|_| git(&["remote", "add", "origin", &url], g))?;
