@@ -48,6 +48,8 @@ pub enum AttestError {
     BundleSignatures(usize),
     #[error("the statement is not signed")]
     Unsigned,
+    #[error("refusing to sign: {0}")]
+    Refused(String),
     #[error("no statement {wanted}; the file holds:\n  {}", list(available))]
     NoSuchStatement {
         wanted: String,

@@ -11,7 +11,7 @@ use super::{CheckError, CheckOptions};
 use crate::plan::Plan;
 use crate::recipe::{self, BuildDef};
 use crate::runner::{Backend, ImageInfo, Progress};
-use crate::source::{self, EpochOrigin};
+use crate::source::{self, CommitTree, EpochOrigin};
 
 /// What a check builds: the project's own build (its repro.toml, or a recipe chosen from what
 /// it contains) or a recorded one, with the user's overrides applied.
@@ -28,6 +28,10 @@ pub struct Target {
     pub source_date_epoch_origin: EpochOrigin,
     /// A rebuild's recorded dependencies: fetched exactly, every digest checked.
     pub recorded_dependencies: Option<crate::deps::Recorded>,
+    /// The commit's tree the build is made from (`repro build`, `repro rebuild`), read from the
+    /// repository's objects; `dir` is where it was written. `None`: the folder on disk as it is
+    /// (`repro check`).
+    pub commit_tree: Option<Arc<CommitTree>>,
 }
 
 impl Target {
@@ -42,21 +46,42 @@ impl Target {
         let canonical = canonical(dir)?;
         let build = recipe::resolve(&canonical, &recipe::load(opts.recipes.as_deref())?)?;
         let image = opts.image.clone().unwrap_or_else(|| build.image.clone());
-        Target::new(opts, dir, canonical, build, image, opts.source_date_epoch)
+        Target::new(opts, dir, canonical, build, image, opts.source_date_epoch, None)
     }
 
-    /// A recorded build of the project in `dir`, in the image `image`; its
-    /// `SOURCE_DATE_EPOCH` when it records one, else the user's, else the source's.
+    /// The project `project` as its commit's tree `tree` has it (its repro.toml or recipe read
+    /// from the tree), for `repro build`.
+    pub fn project_commit(
+        opts: &CheckOptions,
+        project: &Path,
+        tree: CommitTree,
+    ) -> Result<Target, CheckError> {
+        let dir = tree.dir();
+        let build = recipe::resolve(&dir, &recipe::load(opts.recipes.as_deref())?)?;
+        let image = opts.image.clone().unwrap_or_else(|| build.image.clone());
+        Target::new(
+            opts,
+            project,
+            dir,
+            build,
+            image,
+            opts.source_date_epoch,
+            Some(tree),
+        )
+    }
+
+    /// A recorded build of the commit's tree `tree`, in the image `image`; its
+    /// `SOURCE_DATE_EPOCH` when it records one, else the user's, else the commit's.
     pub fn recorded(
         opts: &CheckOptions,
-        dir: &Path,
+        project: &Path,
+        tree: CommitTree,
         build: BuildDef,
         image: String,
         source_date_epoch: Option<i64>,
     ) -> Result<Target, CheckError> {
-        let canonical = canonical(dir)?;
         let given = source_date_epoch.or(opts.source_date_epoch);
-        Target::new(opts, dir, canonical, build, image, given)
+        Target::new(opts, project, tree.dir(), build, image, given, Some(tree))
     }
 
     fn new(
@@ -66,6 +91,7 @@ impl Target {
         mut build: BuildDef,
         image: String,
         source_date_epoch: Option<i64>,
+        tree: Option<CommitTree>,
     ) -> Result<Target, CheckError> {
         if opts.network {
             build.network = true;
@@ -79,7 +105,14 @@ impl Target {
         if let Some(d) = opts.disk_bytes {
             build.disk_bytes = d;
         }
-        let (sde, origin) = source::source_date_epoch(&dir, source_date_epoch)?;
+        build.check().map_err(|r| recipe::RecipeError::Invalid {
+            file: crate::escape::text(&build.origin).into_owned(),
+            message: r.to_string(),
+        })?;
+        let (sde, origin) = match (&tree, source_date_epoch) {
+            (Some(tree), None) => (tree.commit_time, EpochOrigin::GitCommit),
+            _ => source::source_date_epoch(&dir, source_date_epoch)?,
+        };
         Ok(Target {
             project: project.display().to_string(),
             dir,
@@ -88,6 +121,7 @@ impl Target {
             source_date_epoch: sde,
             source_date_epoch_origin: origin,
             recorded_dependencies: None,
+            commit_tree: tree.map(Arc::new),
         })
     }
 }
@@ -149,9 +183,15 @@ pub async fn prepare(
         .preflight(&target.image, opts.allow_unpinned, progress.clone())
         .await?;
     let check_id = format!("{}-{}", std::process::id(), now);
-    let mut entries = source::list_source(&target.dir)?;
+    let mut entries = match &target.commit_tree {
+        Some(tree) => tree.entries.clone(),
+        None => source::list_source(&target.dir)?,
+    };
     if target.build.with_git {
-        entries.extend(source::standalone_git(&target.dir, work.0.path())?);
+        entries.extend(match &target.commit_tree {
+            Some(tree) => tree.standalone_git(work.0.path())?,
+            None => source::standalone_git(&target.dir, None, work.0.path())?,
+        });
     }
     // The dependency step reads the snapshot, not the folder: see `deps::provide`.
     let deps_root = if entries
@@ -217,6 +257,10 @@ pub async fn prepare(
         ));
     }
     notes.extend(provided.notes);
+    match &target.commit_tree {
+        Some(tree) => notes.extend(tree.notes()),
+        None => notes.extend(work_tree_note(&target.dir)),
+    }
     if target.build.with_git {
         notes.push(
             "the build got a standalone copy of the repository's history as .git (at the \
@@ -250,6 +294,30 @@ pub async fn prepare(
     })
 }
 
+/// When the folder is in a git checkout whose files differ from its commit (modified, untracked
+/// and not ignored, or flagged skip-worktree/assume-unchanged and changed): what the builds got
+/// is not the commit, and the report says so.
+fn work_tree_note(dir: &Path) -> Option<String> {
+    let checkout = source::Checkout::open(dir).ok()?;
+    let changes = checkout.changes(&checkout.subdir).ok()?;
+    if changes.is_empty() {
+        return None;
+    }
+    let shown: Vec<&str> = changes.iter().take(10).map(String::as_str).collect();
+    let more = changes.len() - shown.len();
+    Some(format!(
+        "the working tree differs from commit {} in {} file(s), and the builds got it as it is: {}{}",
+        checkout.commit,
+        changes.len(),
+        shown.join("; "),
+        if more > 0 {
+            format!("; and {more} more")
+        } else {
+            String::new()
+        }
+    ))
+}
+
 /// The project's cargo config file that sets rustflags, if any.
 fn cargo_rustflags(dir: &Path) -> Option<String> {
     ["config.toml", "config"].iter().find_map(|name| {
@@ -266,6 +334,25 @@ fn cargo_rustflags(dir: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn says_when_the_work_tree_is_not_its_commit() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(work_tree_note(d.path()), None, "not a checkout");
+        crate::source::commit::tests::sh(
+            d.path(),
+            "git init -q . && echo a > a && echo b > b && echo 'ign*' > .gitignore && git add -A \
+             && git commit -qm one && git update-index --skip-worktree a",
+        );
+        assert_eq!(work_tree_note(d.path()), None, "clean");
+        crate::source::commit::tests::sh(d.path(), "echo evil > a && echo x > ignored && echo y > new");
+        let note = work_tree_note(d.path()).unwrap();
+        assert!(
+            note.contains("in 2 file(s)") && note.contains("S a (skip-worktree"),
+            "{note}"
+        );
+        assert!(note.contains("?? new") && !note.contains("ignored"), "{note}");
+    }
 
     #[test]
     fn sees_a_projects_own_rustflags() {

@@ -37,8 +37,9 @@ pub struct BuildArgs {
     /// The builder id (a URI) the provenance records: yours.
     #[arg(long, value_name = "URI", default_value = statements::DEFAULT_BUILDER_ID)]
     pub builder_id: String,
-    /// Build even with uncommitted changes in the project's folder. The provenance then
-    /// records a commit the outputs were not built from, so a rebuild will not match.
+    /// Build the working tree even when it differs from its commit (modified, untracked,
+    /// skip-worktree or assume-unchanged files). The provenance then records the differing files
+    /// (externalParameters.uncommittedChanges), and `repro rebuild` refuses it.
     #[arg(long)]
     pub allow_dirty: bool,
     /// Give the build the repository's history as `.git` (recorded, so rebuilds do too; the

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{Output, UserError, parse_disk, parse_duration};
+use super::{Output, UserError, parse_disk, parse_duration, parse_size};
 use crate::attest::{self, PrivateKey, PublicKey};
 use crate::check::CheckOptions;
 use crate::compare;
@@ -19,11 +19,13 @@ use crate::runner::{self, BackendKind};
 /// How the runs are made: shared by `repro rebuild` and `repro build`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Stop a build after this long (e.g. 30m; default: the recorded or recipe's).
+    /// Stop a build after this long (e.g. 30m). build: default the recipe's; rebuild: the
+    /// longest a recorded build may run, a longer or unlimited one is clamped (default 30m).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
     /// Most a build may write outside its build directory: /tmp, /var/tmp, its home and the
-    /// outputs, each a tmpfs of this size (default: the recorded or recipe's, else 1G).
+    /// outputs, each a tmpfs of this size. build: default the recipe's (1G); rebuild: the most
+    /// a recorded build may get, a larger one is clamped (default 4G).
     #[arg(long, value_name = "SIZE", value_parser = parse_disk)]
     pub disk: Option<u64>,
     /// Keep each run's outputs, log and spec in DIR/<run>/.
@@ -106,6 +108,22 @@ pub struct RebuildArgs {
     /// Sign even though the builds ran on the local backend (recorded in the attestation).
     #[arg(long)]
     pub allow_unisolated: bool,
+    /// Grant the network to a recorded build that asks for it (refused otherwise; recorded in
+    /// the attestation).
+    #[arg(long)]
+    pub network: bool,
+    /// Sign a PASSED verdict even though the builds had the network (recorded in the
+    /// attestation).
+    #[arg(long)]
+    pub allow_non_hermetic: bool,
+    /// Rebuild a provenance that says its outputs came from a working tree with uncommitted
+    /// changes (`repro build --allow-dirty`): the commit is built, without them.
+    #[arg(long)]
+    pub allow_uncommitted: bool,
+    /// The most memory a build may have: a recorded limit above it, or none (0), is clamped to
+    /// it. --timeout is the longest a build may run, the same way (default 30m).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "4G")]
+    pub memory: u64,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -285,12 +303,20 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
         )
         .into());
     }
+    if signer.is_some() && args.network && !args.allow_non_hermetic && asks_for_network(&provenance, &args) {
+        return Err(UserError::new(
+            "refusing to sign a rebuild with the network: its builds are not hermetic",
+            Some("drop -o/--bundle/--vsa, or add --allow-non-hermetic (recorded in the attestation)"),
+        )
+        .into());
+    }
     let signature = check_provenance_signature(&provenance, &args)?;
     let check = CheckOptions {
         runs: args.varied.plan().0,
         variations: args.varied.plan().1,
-        timeout_secs: args.run.timeout.map(|d| d.as_secs().max(1)),
-        disk_bytes: args.run.disk,
+        // The recorded limits are requests: the policy below grants them, clamped to these.
+        timeout_secs: None,
+        disk_bytes: None,
         keep: args.run.keep.clone(),
         recipes: args.run.rebuilders.clone(),
         deps_store: args.run.deps_store.clone(),
@@ -306,6 +332,17 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
         image_override: args.image_override.clone(),
         exclude: args.exclude.clone(),
         allow_unisolated: args.allow_unisolated,
+        policy: rebuild::policy::Policy {
+            network: args.network,
+            max_timeout_secs: args
+                .run
+                .timeout
+                .map_or(rebuild::policy::DEFAULT_MAX_TIMEOUT_SECS, |d| d.as_secs().max(1)),
+            max_memory_bytes: args.memory,
+            max_disk_bytes: args.run.disk.unwrap_or(rebuild::policy::DEFAULT_MAX_DISK_BYTES),
+        },
+        allow_non_hermetic: args.allow_non_hermetic,
+        allow_uncommitted: args.allow_uncommitted,
         check,
     };
     let backend = runner::backend(if args.local {
@@ -349,6 +386,15 @@ pub fn run(args: RebuildArgs, out: &Output) -> anyhow::Result<i32> {
         eprintln!("repro: nothing was signed: the rebuild FAILED (--attest-failure signs a FAILED verdict)");
     }
     Ok(if report.passed() { 0 } else { 1 })
+}
+
+/// Whether the recorded build asks for the network (false when it cannot be read: the rebuild
+/// then says why).
+fn asks_for_network(p: &Provenance, args: &RebuildArgs) -> bool {
+    crate::recipe::load(args.run.rebuilders.as_deref())
+        .ok()
+        .and_then(|recipes| rebuild::recorded::recorded(p, &recipes).ok())
+        .is_some_and(|r| r.build.network)
 }
 
 /// Signs what the arguments ask for and writes it; returns (kind, path) of each file written.

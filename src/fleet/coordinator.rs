@@ -407,6 +407,11 @@ impl Worker {
             image_override: None,
             exclude: Vec::new(),
             allow_unisolated: false,
+            // A fleet grants what a rebuild does by default: no network, the default limits,
+            // nothing signed for a build that is not hermetic or a tree that is not the commit.
+            policy: crate::rebuild::policy::Policy::default(),
+            allow_non_hermetic: false,
+            allow_uncommitted: false,
             check: CheckOptions {
                 dir: source.to_path_buf(),
                 ..self.check.clone()

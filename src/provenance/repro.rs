@@ -21,6 +21,9 @@ pub struct ReproBuild {
     pub builder_image: BuilderImage,
     pub build: BuildDef,
     pub source_date_epoch: i64,
+    /// `uncommittedChanges`: files of the working tree that differed from the commit when it
+    /// was built (`repro build --allow-dirty`).
+    pub uncommitted_changes: Vec<String>,
 }
 
 pub(super) fn extract(provenance: &Provenance) -> Result<ReproBuild, ProvenanceError> {
@@ -69,7 +72,18 @@ pub(super) fn extract(provenance: &Provenance) -> Result<ReproBuild, ProvenanceE
         .req("sourceDateEpoch")?
         .as_i64()
         .ok_or_else(|| wrong_type(&sde_field, "an integer (seconds since the epoch)"))?;
+    let uncommitted_field = params.path_of("uncommittedChanges");
+    let uncommitted_changes = match params.opt("uncommittedChanges") {
+        None => Vec::new(),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| wrong_type(&uncommitted_field, "an array of strings"))?,
+        Some(_) => return Err(wrong_type(&uncommitted_field, "an array of strings").into()),
+    };
     Ok(ReproBuild {
+        uncommitted_changes,
         source: read_source(&source)?,
         path,
         builder_image: read_image(&params.obj("builderImage")?)?,

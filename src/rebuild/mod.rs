@@ -3,6 +3,7 @@
 //! provenance. Signing is the caller's (`cli`), from the report and statements made here; the
 //! private key never reaches this module, and so never reaches a build.
 
+pub mod policy;
 pub mod recorded;
 pub mod statements;
 pub mod subjects;
@@ -20,7 +21,7 @@ use crate::provenance::{Provenance, ProvenanceError};
 use crate::recipe::{self, BuildDef};
 use crate::runner::{Backend, RunError};
 pub use crate::source::Checkout;
-use crate::source::CheckoutError;
+use crate::source::{CheckoutError, CommitTree};
 pub use recorded::Recorded;
 pub use subjects::{MatchedBy, SubjectMatch};
 
@@ -37,12 +38,22 @@ pub enum RebuildError {
     Recipe(#[from] recipe::RecipeError),
     #[error("{message}")]
     Source { message: String, hint: Option<String> },
-    #[error("the checkout is at commit {found}, but the provenance records {recorded} ({uri})")]
-    WrongCommit {
-        found: String,
+    #[error("the provenance records commit {recorded} ({uri}), which is not in the repository {repository}")]
+    MissingCommit {
+        repository: PathBuf,
         recorded: String,
         uri: String,
     },
+    #[error(transparent)]
+    Tree(#[from] crate::source::SourceError),
+    #[error(transparent)]
+    Policy(#[from] policy::PolicyError),
+    #[error(
+        "the provenance says its outputs were built from a working tree that differs from commit \
+         {commit} (externalParameters.uncommittedChanges: {count} file(s)), so a rebuild of the \
+         commit cannot reproduce them"
+    )]
+    Uncommitted { commit: String, count: usize },
     #[error("the recorded builder image {uri} is neither in the engine nor in repro's cache")]
     ImageMissing { uri: String },
     #[error(transparent)]
@@ -65,9 +76,9 @@ impl RebuildError {
                 "a recipe in rebuilders/ names each build type it re-runs (see rebuilders/README.md)".into(),
             ),
             RebuildError::Source { hint, .. } => hint.clone(),
-            RebuildError::WrongCommit { recorded, .. } => Some(format!(
-                "check out the recorded commit (`git checkout {recorded}`) and pass its folder with \
-                 --source"
+            RebuildError::MissingCommit { recorded, .. } => Some(format!(
+                "fetch it into the checkout given with --source (`git fetch origin {recorded}`); \
+                 the build reads the commit's objects, whatever is checked out"
             )),
             RebuildError::ImageMissing { .. } => Some(
                 "load it (`docker load`, `repro image import FILE`), or substitute a local image \
@@ -75,6 +86,10 @@ impl RebuildError {
                     .into(),
             ),
             RebuildError::Check(e) => e.hint(),
+            RebuildError::Policy(e) => e.hint.clone(),
+            RebuildError::Uncommitted { .. } => Some(
+                "--allow-uncommitted rebuilds the commit anyway (its subjects will likely not match)".into(),
+            ),
             _ => None,
         }
     }
@@ -95,6 +110,12 @@ pub struct RebuildOptions {
     /// Output globs left out of the across-runs verdict (never a subject).
     pub exclude: Vec<String>,
     pub allow_unisolated: bool,
+    /// What the rebuilder grants the recorded build (network, limits).
+    pub policy: policy::Policy,
+    /// Sign a PASSED verdict even though the builds had the network.
+    pub allow_non_hermetic: bool,
+    /// Rebuild a provenance that records uncommitted changes (the commit is built).
+    pub allow_uncommitted: bool,
     /// Runs, variations, budgets and logs, as for `repro check`. What to build, in which image
     /// and folder, comes from the provenance and `source` instead of `dir` and `image`.
     pub check: CheckOptions,
@@ -131,6 +152,9 @@ pub struct RebuildReport {
     pub checkout: PathBuf,
     pub image_substituted: bool,
     pub allow_unisolated: bool,
+    /// What the rebuilder granted the recorded build.
+    pub granted: policy::Grants,
+    pub allow_non_hermetic: bool,
     pub subjects: Vec<SubjectMatch>,
     /// Outputs left out of the across-runs verdict by `--exclude`.
     pub exclude_globs: Vec<String>,
@@ -145,36 +169,45 @@ impl RebuildReport {
         self.reproducible_across_runs && self.matches_subjects
     }
 
+    /// Why a PASSED verdict may not be signed without an explicit flag: the builds had the
+    /// network (`--allow-non-hermetic`) or ran unisolated (`--allow-unisolated`).
+    pub fn unsigned_reason(&self) -> Option<String> {
+        if self.granted.network && !self.allow_non_hermetic {
+            return Some(
+                "the builds had the network, so they are not hermetic (--allow-non-hermetic signs anyway, \
+                 recorded in the attestation)"
+                    .into(),
+            );
+        }
+        if !self.check.isolated && !self.allow_unisolated {
+            return Some(
+                "the builds ran on the local backend, unisolated (--allow-unisolated signs anyway, \
+                 recorded in the attestation)"
+                    .into(),
+            );
+        }
+        None
+    }
+
     /// `PASSED` or `FAILED`, as attestations spell it.
     pub fn result(&self) -> &'static str {
         if self.passed() { "PASSED" } else { "FAILED" }
     }
 }
 
-/// Checks the checkout against the recorded source: the same commit, and no local changes in
-/// the folder the build gets.
-fn checkout_for(recorded: &Recorded, source: &std::path::Path) -> Result<Checkout, RebuildError> {
+/// The recorded commit's tree at the recorded folder, read from the objects of the repository
+/// `source` is a folder of: what is checked out, and any change to it, does not matter.
+fn tree_for(recorded: &Recorded, source: &std::path::Path) -> Result<(Checkout, CommitTree), RebuildError> {
     let checkout = Checkout::open(source)?;
-    if checkout.commit != recorded.source.sha1 {
-        return Err(RebuildError::WrongCommit {
-            found: checkout.commit,
+    if !checkout.has_commit(&recorded.source.sha1) {
+        return Err(RebuildError::MissingCommit {
+            repository: checkout.root,
             recorded: recorded.source.sha1.clone(),
             uri: recorded.source.uri.clone(),
         });
     }
-    checkout.require_clean(&recorded.path)?;
-    let dir = checkout.root.join(&recorded.path);
-    if !dir.is_dir() {
-        return Err(RebuildError::Source {
-            message: format!(
-                "the recorded folder `{}` is not in the checkout {}",
-                recorded.path,
-                checkout.root.display()
-            ),
-            hint: None,
-        });
-    }
-    Ok(checkout)
+    let tree = crate::source::read_commit_tree(&checkout.root, &recorded.source.sha1, &recorded.path, None)?;
+    Ok((checkout, tree))
 }
 
 /// Re-runs the recorded build through `backend` and compares the runs with each other and
@@ -186,10 +219,35 @@ pub async fn rebuild(
 ) -> Result<RebuildReport, RebuildError> {
     let recipes = recipe::load(opts.check.recipes.as_deref())?;
     let recorded = recorded::recorded(&opts.provenance, &recipes)?;
-    let checkout = checkout_for(&recorded, &opts.source)?;
-    let mut notes = Vec::new();
+    if !recorded.uncommitted_changes.is_empty() && !opts.allow_uncommitted {
+        return Err(RebuildError::Uncommitted {
+            commit: recorded.source.sha1.clone(),
+            count: recorded.uncommitted_changes.len(),
+        });
+    }
+    // The recorded build is a request: what is granted is built, and recorded.
+    let mut build = recorded.build.clone();
+    let granted = policy::apply(&mut build, &opts.policy)?;
+    let (checkout, tree) = tree_for(&recorded, &opts.source)?;
+    let mut notes = granted.notes();
+    if !recorded.uncommitted_changes.is_empty() {
+        notes.push(format!(
+            "the provenance records {} uncommitted change(s) its outputs were built with \
+             (--allow-uncommitted): the commit was rebuilt without them",
+            recorded.uncommitted_changes.len()
+        ));
+    }
+    if checkout.commit != tree.commit {
+        notes.push(format!(
+            "the checkout is at commit {}; the recorded commit {} was built from the repository's \
+             objects",
+            checkout.commit, tree.commit
+        ));
+    }
+    // Looked up in the commit's tree (never on the host), and only as a plain relative path.
     if let Some(config) = &recorded.config_path
-        && !checkout.root.join(config).is_file()
+        && (recipe::checks::check_glob(config).is_err()
+            || !std::fs::symlink_metadata(tree.dir().join(config)).is_ok_and(|m| m.is_file()))
     {
         notes.push(format!(
             "the recorded configPath `{config}` is not in the checkout (its parameters are taken \
@@ -201,15 +259,22 @@ pub async fn rebuild(
         .clone()
         .unwrap_or_else(|| recorded.builder_image.uri.clone());
     let override_given = opts.image_override.is_some();
+    // The policy has decided the limits and the network: no check option overrides them.
+    let check_opts = CheckOptions {
+        timeout_secs: None,
+        network: false,
+        ..opts.check.clone()
+    };
     let mut target = Target::recorded(
-        &opts.check,
+        &check_opts,
         &checkout.root.join(&recorded.path),
-        recorded.build.clone(),
+        tree,
+        build,
         image,
         recorded.source_date_epoch,
     )?;
     target.recorded_dependencies = recorded.fetch_exactly();
-    let prepared = match check::prepare(&opts.check, target, backend, progress).await {
+    let prepared = match check::prepare(&check_opts, target, backend, progress).await {
         Ok(p) => p,
         Err(CheckError::Run(RunError::ImageMissing { .. })) if !override_given => {
             return Err(RebuildError::ImageMissing {
@@ -296,6 +361,8 @@ pub async fn rebuild(
         checkout: checkout.root,
         image_substituted,
         allow_unisolated: opts.allow_unisolated,
+        granted,
+        allow_non_hermetic: opts.allow_non_hermetic,
         subjects,
         exclude_globs: opts.exclude,
         excluded,
@@ -326,6 +393,9 @@ pub struct BuildRecord {
     pub dependencies: Vec<crate::deps::Dependency>,
     /// Lockfiles repro generated because the project has none (per ecosystem).
     pub generated_lockfiles: Vec<(crate::deps::Ecosystem, check::GeneratedLockfile)>,
+    /// `--allow-dirty` with a checkout that differs from its commit: the working tree was built,
+    /// and these are the files that differ (recorded in the provenance).
+    pub uncommitted_changes: Vec<String>,
     /// The check report of the single run (logs, image, notes).
     pub report: CheckReport,
 }
@@ -341,15 +411,32 @@ pub async fn build(
     progress: Arc<dyn Progress>,
 ) -> Result<BuildRecord, RebuildError> {
     let checkout = Checkout::open(&opts.dir)?;
+    let changes = checkout.changes(&checkout.subdir)?;
     if !allow_dirty {
         checkout.require_clean(&checkout.subdir)?;
     }
     let started = now();
-    let target = Target::project_at(&opts, &checkout.dir())?;
+    // A checkout that differs from its commit is built as it is only when asked, and the
+    // provenance then says so; otherwise the commit's own tree is built.
+    let target = if changes.is_empty() {
+        let tree = crate::source::read_commit_tree(&checkout.root, &checkout.commit, &checkout.subdir, None)?;
+        Target::project_commit(&opts, &opts.dir, tree)?
+    } else {
+        Target::project_at(&opts, &checkout.dir())?
+    };
     let prepared = check::prepare(&opts, target, backend, progress).await?;
     let control: Vec<_> = prepared.plan.control().cloned().into_iter().collect();
     let finished = prepared.run(&control).await?;
-    let report = prepared.compare(prepared.collect(&finished)?);
+    let mut report = prepared.compare(prepared.collect(&finished)?);
+    report.notes.extend(checkout.uri_note());
+    if !changes.is_empty() {
+        report.notes.push(format!(
+            "--allow-dirty: the working tree was built, not commit {}; the provenance records the \
+             {} file(s) that differ (externalParameters.uncommittedChanges), and a rebuild refuses it",
+            checkout.commit,
+            changes.len()
+        ));
+    }
     if let (Some(to), Some(run)) = (&out_dir, finished.first()) {
         check::copy_tree(&run.outputs_dir(), to).map_err(|source| CheckError::Io {
             context: format!("copying the outputs to {}", to.display()),
@@ -396,6 +483,7 @@ pub async fn build(
             .filter_map(|e| Some((e.ecosystem, e.generated_lockfile.clone()?)))
             .collect(),
         build,
+        uncommitted_changes: changes,
         report,
     })
 }

@@ -38,6 +38,9 @@ pub struct Recorded {
     /// The lockfile repro generated for the build (`externalParameters.generatedLockfiles`),
     /// used as it is instead of resolving again.
     pub generated_lockfile: Option<String>,
+    /// `externalParameters.uncommittedChanges`: the outputs were built from a working tree that
+    /// differs from the commit in these files (`repro build --allow-dirty`).
+    pub uncommitted_changes: Vec<String>,
 }
 
 /// Where `repro build` records a lockfile it generated.
@@ -191,6 +194,7 @@ pub fn recorded(provenance: &Provenance, recipes: &[Recipe]) -> Result<Recorded,
             config_path: Some(c.config_path),
             dependencies: Vec::new(),
             generated_lockfile: None,
+            uncommitted_changes: Vec::new(),
         });
     }
     if build_type.starts_with(REPRO_BUILD_TYPE_PREFIX) {
@@ -220,5 +224,6 @@ fn repro_build(provenance: &Provenance, rebuilder: &str) -> Result<Recorded, Reb
         config_path: None,
         dependencies,
         generated_lockfile,
+        uncommitted_changes: r.uncommitted_changes,
     })
 }

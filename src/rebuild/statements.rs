@@ -83,6 +83,7 @@ pub fn provenance(b: &BuildRecord) -> Statement<SlsaProvenance> {
                             content: lock.content.clone(),
                         })
                         .collect(),
+                    uncommitted_changes: b.uncommitted_changes.clone(),
                 },
                 internal_parameters: InternalParameters {
                     backend: "docker",
@@ -213,7 +214,9 @@ pub fn rebuild_attestation(
                 name: r.check.backend.clone(),
                 isolated: r.check.isolated,
                 allow_unisolated: r.allow_unisolated,
+                allow_non_hermetic: r.allow_non_hermetic,
             },
+            granted: r.granted.clone(),
             runs,
             subjects: subject_results,
             excluded: Excluded {
@@ -287,6 +290,11 @@ pub fn sign_rebuild(
     if !r.passed() && !signing.attest_failure {
         return Ok(None);
     }
+    if r.passed()
+        && let Some(why) = r.unsigned_reason()
+    {
+        return Err(AttestError::Refused(why));
+    }
     let finished = super::now();
     let statement = rebuild_attestation(r, signing.rebuilder_id, finished)
         .to_json()
@@ -324,7 +332,12 @@ mod tests {
     use crate::report::fixtures::{build_def, check_report};
 
     fn rebuild_report(passed: bool) -> RebuildReport {
-        let check = check_report();
+        let mut check = check_report();
+        // A passing rebuild as it is signed: in containers.
+        check.isolated = passed;
+        if passed {
+            check.backend = "docker".into();
+        }
         let digests = |d: &str| BTreeMap::from([("sha256".to_string(), d.repeat(64))]);
         RebuildReport {
             schema_version: crate::rebuild::REBUILD_SCHEMA_VERSION,
@@ -362,10 +375,23 @@ mod tests {
                 config_path: Some(".github/config.yml".into()),
                 dependencies: Vec::new(),
                 generated_lockfile: None,
+                uncommitted_changes: Vec::new(),
             },
             checkout: PathBuf::from("/src"),
             image_substituted: passed,
             allow_unisolated: !passed,
+            granted: crate::rebuild::policy::Grants {
+                network: !passed,
+                timeout_secs: 600,
+                memory_bytes: 1 << 30,
+                disk_bytes: 1 << 30,
+                requested_timeout_secs: 0,
+                requested_memory_bytes: 1 << 30,
+                requested_disk_bytes: 1 << 30,
+                control_user: crate::rebuild::policy::ControlUser::Root,
+                control_path: Some("/workspace".into()),
+            },
+            allow_non_hermetic: !passed,
             subjects: vec![
                 SubjectMatch {
                     name: "out/same.bin".into(),
@@ -427,8 +453,29 @@ mod tests {
                     content: "version = 4\n".into(),
                 },
             )],
+            uncommitted_changes: vec![" M src/main.c".into(), "S hidden.txt (skip-worktree)".into()],
             report,
         }
+    }
+
+    /// A provenance of a dirty working tree says so, and a rebuild reads it back (and refuses it
+    /// unless told otherwise: see `rebuild`).
+    #[test]
+    fn uncommitted_changes_are_recorded_and_read_back() {
+        let record = build_record();
+        let statement = provenance(&record).to_json().unwrap();
+        let provenance = crate::provenance::read(&statement, None).unwrap();
+        assert_eq!(
+            provenance.repro_build().unwrap().uncommitted_changes,
+            record.uncommitted_changes
+        );
+        let text = String::from_utf8(statement).unwrap().replace(
+            "\"uncommittedChanges\":[\" M src/main.c\",",
+            "\"uncommittedChanges\":[1,",
+        );
+        let provenance = crate::provenance::read(text.as_bytes(), None).unwrap();
+        let e = provenance.repro_build().unwrap_err().to_string();
+        assert!(e.contains("uncommittedChanges"), "{e}");
     }
 
     #[test]
@@ -494,6 +541,11 @@ mod tests {
     fn statements_are_written_as_the_golden_files_say() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/rebuild/statements/golden");
         for (name, bytes) in written() {
+            if std::env::var_os("REPRO_UPDATE_GOLDEN").is_some() {
+                let value: Value = serde_json::from_slice(&bytes).unwrap();
+                let pretty = serde_json::to_string_pretty(&value).unwrap() + "\n";
+                std::fs::write(dir.join(name), pretty).unwrap();
+            }
             let golden = std::fs::read_to_string(dir.join(name)).unwrap();
             let golden: Value = serde_json::from_str(&golden).unwrap();
             assert_eq!(String::from_utf8(bytes).unwrap(), golden.to_string(), "{name}");
@@ -570,6 +622,37 @@ mod tests {
         let envelope = sign_provenance(&build_record(), &key).unwrap();
         assert_eq!(envelope.payload, provenance(&build_record()).to_json().unwrap());
         envelope.verify(&public).unwrap();
+    }
+
+    /// PASSED is signed for a rebuild with the network, or on the local backend, only when the
+    /// rebuilder says so explicitly; the attestation then records it.
+    #[test]
+    fn non_hermetic_or_unisolated_passes_are_signed_only_when_allowed() {
+        let key = PrivateKey::generate(crate::attest::Algorithm::EcdsaP256).unwrap();
+        let signing = RebuildSigning {
+            key: &key,
+            rebuilder_id: DEFAULT_REBUILDER_ID,
+            attestation: true,
+            bundle: false,
+            vsa_provenance_uri: None,
+            attest_failure: false,
+        };
+        let mut networked = rebuild_report(true);
+        networked.granted.network = true;
+        let e = sign_rebuild(&networked, &signing).unwrap_err().to_string();
+        assert!(e.contains("--allow-non-hermetic"), "{e}");
+        networked.allow_non_hermetic = true;
+        let signed = sign_rebuild(&networked, &signing).unwrap().unwrap();
+        let payload = Envelope::from_json(signed.attestation.as_deref().unwrap().as_bytes())
+            .unwrap()
+            .payload;
+        let predicate = &serde_json::from_slice::<Value>(&payload).unwrap()["predicate"];
+        assert_eq!(predicate["granted"]["network"], true);
+        assert_eq!(predicate["backend"]["allowNonHermetic"], true);
+        let mut local = rebuild_report(true);
+        local.check.isolated = false;
+        let e = sign_rebuild(&local, &signing).unwrap_err().to_string();
+        assert!(e.contains("--allow-unisolated"), "{e}");
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod checks;
+
 use crate::units::{parse_duration, parse_size};
 
 /// What to build, before any variation.

@@ -65,6 +65,12 @@ impl Checkout {
         })
     }
 
+    /// Whether the repository has the commit `commit` (hex) in its objects.
+    pub fn has_commit(&self, commit: &str) -> bool {
+        commit.bytes().all(|b| b.is_ascii_hexdigit())
+            && git(&self.root, &["cat-file", "-e", &format!("{commit}^{{commit}}")]).is_some()
+    }
+
     /// The folder the build runs in.
     pub fn dir(&self) -> PathBuf {
         if self.subdir.is_empty() {
@@ -74,21 +80,24 @@ impl Checkout {
         }
     }
 
-    /// `git+URL@REF`, the form SLSA provenance records sources in. Without a remote the URL is
-    /// the local path (`git+file:///…`), which says honestly where the build came from.
+    /// `git+URL@REF`, the form SLSA provenance records sources in: the remote as others can
+    /// fetch it ([`fetchable_remote`]), or the local path (`git+file:///…`) without one.
     pub fn uri(&self) -> String {
         let url = match &self.origin {
-            Some(url) if url.contains("://") => url.clone(),
-            // scp-like `git@host:org/repo.git`.
-            Some(url) if url.contains(':') && !url.starts_with('/') => {
-                let (host, path) = url.split_once(':').unwrap_or((url, ""));
-                let host = host.rsplit('@').next().unwrap_or(host);
-                format!("ssh://{host}/{path}")
-            }
-            Some(path) => format!("file://{path}"),
+            Some(url) => fetchable_remote(url),
             None => format!("file://{}", self.root.display()),
         };
         format!("git+{url}@{}", self.git_ref)
+    }
+
+    /// What the report should say about [`Checkout::uri`]: a source only this machine can fetch.
+    pub fn uri_note(&self) -> Option<String> {
+        self.uri().starts_with("git+file://").then(|| {
+            "the checkout has no remote others can fetch (no `origin`, or a local path): the \
+             source is recorded as a local path (git+file://), so rebuilders need a copy of the \
+             repository"
+                .to_string()
+        })
     }
 
     /// Files under `subdir` that differ from the commit: modified, staged, deleted or untracked
@@ -115,11 +124,89 @@ impl Checkout {
                 hint: None,
             });
         }
-        Ok(String::from_utf8_lossy(&out.stdout)
+        let mut changes: Vec<String> = String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter(|l| !l.trim().is_empty())
             .map(str::to_string)
-            .collect())
+            .collect();
+        changes.extend(self.hidden_changes(pathspec)?);
+        Ok(changes)
+    }
+
+    /// Files flagged skip-worktree or assume-unchanged (which `git status` does not look at)
+    /// whose content, link target or mode on disk is not the index's, as `S path` (skip-worktree)
+    /// or `h path` (assume-unchanged) with why.
+    fn hidden_changes(&self, pathspec: &str) -> Result<Vec<String>, CheckoutError> {
+        let fail = |what: String| CheckoutError {
+            message: format!("{what} in {}", self.root.display()),
+            hint: None,
+        };
+        let run = |args: &[&str], input: Option<Vec<u8>>| -> Result<Vec<u8>, CheckoutError> {
+            let mut c = super::git_command();
+            c.arg("-C").arg(&self.root).env("GIT_LITERAL_PATHSPECS", "1");
+            super::git_output(c, args, input).map_err(fail)
+        };
+        let listing = run(&["ls-files", "-v", "-s", "-z", "--", pathspec], None)?;
+        // (tag, mode, index blob, path) of the flagged files.
+        let mut flagged = Vec::new();
+        for record in listing.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+            let Some(tab) = record.iter().position(|&b| b == b'\t') else {
+                continue;
+            };
+            let meta = String::from_utf8_lossy(&record[..tab]).into_owned();
+            let path = &record[tab + 1..];
+            let mut fields = meta.split(' ');
+            let (Some(tag), Some(mode), Some(oid)) = (fields.next(), fields.next(), fields.next()) else {
+                continue;
+            };
+            let hidden = tag == "S" || tag.chars().all(|c| c.is_ascii_lowercase());
+            if hidden && mode != "160000" {
+                flagged.push((tag.to_string(), mode.to_string(), oid.to_string(), path.to_vec()));
+            }
+        }
+        let mut changes = Vec::new();
+        for (tag, mode, oid, path) in flagged {
+            use std::os::unix::ffi::OsStrExt;
+            use std::os::unix::fs::PermissionsExt;
+            let full = self.root.join(std::ffi::OsStr::from_bytes(&path));
+            let kind = if tag == "S" {
+                "skip-worktree"
+            } else {
+                "assume-unchanged"
+            };
+            let shown = crate::escape::name(&path);
+            let why = match std::fs::symlink_metadata(&full) {
+                Err(_) => Some("missing on disk"),
+                Ok(m) => {
+                    let disk_mode = if m.file_type().is_symlink() {
+                        "120000"
+                    } else if m.permissions().mode() & 0o111 != 0 {
+                        "100755"
+                    } else {
+                        "100644"
+                    };
+                    let content = if m.file_type().is_symlink() {
+                        std::fs::read_link(&full).map(|t| t.as_os_str().as_bytes().to_vec())
+                    } else {
+                        std::fs::read(&full)
+                    }
+                    .map_err(|e| fail(format!("cannot read {}: {e}", full.display())))?;
+                    let path_arg = format!("--path={}", String::from_utf8_lossy(&path));
+                    let hashed = run(&["hash-object", &path_arg, "--stdin"], Some(content))?;
+                    if disk_mode != mode {
+                        Some("its mode differs from the commit's")
+                    } else if String::from_utf8_lossy(&hashed).trim() != oid {
+                        Some("its content differs from the commit's")
+                    } else {
+                        None
+                    }
+                }
+            };
+            if let Some(why) = why {
+                changes.push(format!("{tag} {shown} ({kind}, hidden from git status: {why})"));
+            }
+        }
+        Ok(changes)
     }
 
     /// Refuses a checkout whose files under `subdir` are not exactly its commit's.
@@ -147,6 +234,45 @@ impl Checkout {
     }
 }
 
+/// Hosts known to serve the same repositories over HTTPS as over SSH.
+const HTTPS_FORGES: &[&str] = &["github.com", "gitlab.com", "codeberg.org", "bitbucket.org"];
+
+/// A remote URL as others can fetch it: credentials (`user:password@`, a token as the user)
+/// and query strings (`?private_token=…`) removed; scp-like `git@host:o/r.git` written as a URL
+/// (`https://` for the forges known to serve it, else `ssh://`); a local path as `file://`.
+pub fn fetchable_remote(url: &str) -> String {
+    let url = url.trim();
+    let is_scheme = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b))
+    };
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) if is_scheme(scheme) => (scheme.to_ascii_lowercase(), rest.to_string()),
+        // scp-like when a `:` comes before any `/` (git's rule); else a local path.
+        _ => match url.split_once(':') {
+            Some((host, path)) if !host.is_empty() && !host.contains('/') => (
+                "ssh".to_string(),
+                format!("{host}/{}", path.trim_start_matches('/')),
+            ),
+            _ => return format!("file://{url}"),
+        },
+    };
+    if scheme == "file" {
+        return format!("file://{rest}");
+    }
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let forge = HTTPS_FORGES.contains(&host.to_ascii_lowercase().as_str());
+    let scheme = if scheme == "ssh" && forge {
+        "https"
+    } else {
+        scheme.as_str()
+    };
+    format!("{scheme}://{host}/{}", path.trim_start_matches('/'))
+}
+
 /// `git -C dir ARGS`, trimmed stdout on success.
 fn git(dir: &Path, args: &[&str]) -> Option<String> {
     let out = super::git_command().arg("-C").arg(dir).args(args).output().ok()?;
@@ -159,20 +285,7 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
 mod tests {
     use super::*;
 
-    pub(crate) fn sh(dir: &Path, script: &str) {
-        let ok = std::process::Command::new("sh")
-            .arg("-ec")
-            .arg(script)
-            .current_dir(dir)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.org")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.org")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{script}");
-    }
+    use crate::source::commit::tests::sh;
 
     #[test]
     fn reads_a_checkout_and_its_changes() {
@@ -197,6 +310,38 @@ mod tests {
         assert!(e.contains("p/g") && e.contains("uncommitted"), "{e}");
     }
 
+    /// Files flagged skip-worktree or assume-unchanged are invisible to `git status`; their
+    /// content is compared with the commit's all the same.
+    #[test]
+    fn sees_changes_git_status_hides() {
+        let d = tempfile::tempdir().unwrap();
+        sh(
+            d.path(),
+            "git init -q -b main . && mkdir p && echo a > p/a && echo b > p/b && echo c > p/c && ln -s a p/l \
+             && git add -A && git commit -qm one \
+             && git update-index --skip-worktree p/a p/c && git update-index --assume-unchanged p/b p/l",
+        );
+        let c = Checkout::open(d.path()).unwrap();
+        assert!(c.changes("p").unwrap().is_empty(), "flagged but unchanged");
+        sh(
+            d.path(),
+            "echo evil > p/a && chmod +x p/b && rm p/c && ln -sf /etc p/l",
+        );
+        let changes = c.changes("p").unwrap();
+        assert_eq!(changes.len(), 4, "{changes:?}");
+        let all = changes.join("\n");
+        for expect in [
+            "S p/a (skip-worktree, hidden from git status: its content differs",
+            "h p/b (assume-unchanged, hidden from git status: its mode differs",
+            "S p/c (skip-worktree, hidden from git status: missing on disk",
+            "h p/l (assume-unchanged, hidden from git status: its content differs",
+        ] {
+            assert!(all.contains(expect), "{expect}\n{all}");
+        }
+        let e = c.require_clean("p").unwrap_err().to_string();
+        assert!(e.contains("p/a"), "{e}");
+    }
+
     #[test]
     fn remote_urls_become_git_uris() {
         let mut c = Checkout {
@@ -208,9 +353,37 @@ mod tests {
         };
         assert_eq!(c.uri(), "git+https://github.com/o/r.git@refs/heads/main");
         c.origin = Some("git@github.com:o/r.git".into());
-        assert_eq!(c.uri(), "git+ssh://github.com/o/r.git@refs/heads/main");
+        assert_eq!(c.uri(), "git+https://github.com/o/r.git@refs/heads/main");
+        assert_eq!(c.uri_note(), None);
         c.origin = None;
         assert_eq!(c.uri(), "git+file:///src@refs/heads/main");
+        assert!(c.uri_note().unwrap().contains("git+file://"));
+        for (origin, fetchable) in [
+            (
+                "https://user:s3cret@github.com/o/r.git",
+                "https://github.com/o/r.git",
+            ),
+            ("https://ghp_TOKEN@github.com/o/r", "https://github.com/o/r"),
+            (
+                "https://oauth2:glpat-x@gitlab.example/g/r.git?private_token=x#frag",
+                "https://gitlab.example/g/r.git",
+            ),
+            ("HTTPS://example.org:8443/r.git", "https://example.org:8443/r.git"),
+            (
+                "ssh://git@git.example.org:2222/o/r.git",
+                "ssh://git.example.org:2222/o/r.git",
+            ),
+            ("ssh://git@GitHub.com/o/r.git", "https://GitHub.com/o/r.git"),
+            ("deploy@git.example.org:o/r.git", "ssh://git.example.org/o/r.git"),
+            ("git.example.org:/srv/r.git", "ssh://git.example.org/srv/r.git"),
+            ("git://example.org/r.git", "git://example.org/r.git"),
+            ("/srv/git/r.git", "file:///srv/git/r.git"),
+            ("file:///srv/git/r.git", "file:///srv/git/r.git"),
+            ("./r:x", "file://./r:x"),
+        ] {
+            assert_eq!(fetchable_remote(origin), fetchable, "{origin}");
+            assert!(!fetchable_remote(origin).contains("s3cret"));
+        }
     }
 
     #[test]

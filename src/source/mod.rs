@@ -3,8 +3,10 @@
 //! standalone `.git` for builds that read their history), and the git checkout (`git`) a
 //! recorded build names.
 
+pub mod commit;
 pub mod git;
 
+pub use commit::{CommitTree, read_commit_tree};
 pub use git::{Checkout, CheckoutError};
 
 use std::collections::BTreeMap;
@@ -54,6 +56,8 @@ pub enum SourceError {
     Write(#[from] io::Error),
     #[error("{0}")]
     Git(String),
+    #[error("cannot build the recorded folder `{folder}`: {why}")]
+    Folder { folder: String, why: String },
 }
 
 pub(crate) fn read_err(path: &Path) -> impl FnOnce(io::Error) -> SourceError + '_ {
@@ -110,6 +114,42 @@ pub(crate) fn git_command() -> Command {
         .env("GIT_TERMINAL_PROMPT", "0")
         .stdin(std::process::Stdio::null());
     c
+}
+
+/// Runs a git command made with [`git_command`] with `args` (and `input` on its stdin): its
+/// stdout on success, else what went wrong in a sentence (git's own message included).
+pub(crate) fn git_output(
+    mut command: Command,
+    args: &[&str],
+    input: Option<Vec<u8>>,
+) -> Result<Vec<u8>, String> {
+    use std::process::Stdio;
+    command.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    if input.is_some() {
+        command.stdin(Stdio::piped());
+    }
+    let mut child = command.spawn().map_err(|e| format!("cannot run git: {e}"))?;
+    // Fed from a thread: git may answer before it has read everything.
+    let writer = child.stdin.take().zip(input).map(|(mut stdin, bytes)| {
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&bytes);
+        })
+    });
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("cannot run git: {e}"));
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
+    let out = out?;
+    if !out.status.success() {
+        return Err(format!(
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(out.stdout)
 }
 
 /// Why git could not give the last commit time of `root`, in a few words (for the note that
@@ -362,9 +402,14 @@ pub fn write_out(root: &Path, entries: &[SourceEntry], dest: &Path) -> Result<()
 /// history (`git describe`, setuptools-scm): a bare clone made non-bare, `HEAD` at the
 /// checkout's commit (on its branch when it is on one), an index of that commit, and the
 /// checkout's `origin` URL. Made under `work`; returned as `.git/…` entries of the source.
-/// Errors when `root` is not the root of a git work tree: a folder of a repository would see
-/// the whole commit's other files as deleted.
-pub fn standalone_git(root: &Path, work: &Path) -> Result<Vec<SourceEntry>, SourceError> {
+/// `commit` is the commit to put `HEAD` at (`None`: the checkout's). Errors when `root` is not
+/// the root of a git work tree: a folder of a repository would see the whole commit's other
+/// files as deleted.
+pub fn standalone_git(
+    root: &Path,
+    commit: Option<&str>,
+    work: &Path,
+) -> Result<Vec<SourceEntry>, SourceError> {
     let fail = |what: String| SourceError::Git(what);
     let git = |args: &[&str], dir: Option<&Path>| -> Result<String, SourceError> {
         let mut c = git_command();
@@ -373,19 +418,8 @@ pub fn standalone_git(root: &Path, work: &Path) -> Result<Vec<SourceEntry>, Sour
         } else {
             c.arg("-C").arg(root);
         }
-        let out = c
-            .args(args)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .output()
-            .map_err(|e| fail(format!("cannot run git: {e}")))?;
-        if !out.status.success() {
-            return Err(fail(format!(
-                "git {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        let out = git_output(c, args, None).map_err(fail)?;
+        Ok(String::from_utf8_lossy(&out).trim().to_string())
     };
     let top = git(&["rev-parse", "--show-toplevel"], None)?;
     let same = |a: &Path, b: &Path| std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok();
@@ -396,8 +430,15 @@ pub fn standalone_git(root: &Path, work: &Path) -> Result<Vec<SourceEntry>, Sour
             root.display()
         )));
     }
-    let commit = git(&["rev-parse", "--verify", "HEAD^{commit}"], None)?;
-    let branch = git(&["symbolic-ref", "-q", "HEAD"], None).ok();
+    let head = git(&["rev-parse", "--verify", "HEAD^{commit}"], None)?;
+    let commit = match commit {
+        Some(c) => git(&["rev-parse", "--verify", &format!("{c}^{{commit}}")], None)?,
+        None => head.clone(),
+    };
+    // On the checkout's branch only when that branch is at the commit built.
+    let branch = git(&["symbolic-ref", "-q", "HEAD"], None)
+        .ok()
+        .filter(|_| head == commit);
     let origin = git(&["config", "--get", "remote.origin.url"], None).ok();
     let dest = work.join("standalone-git");
     let gitdir = dest.join(".git");
@@ -427,7 +468,11 @@ pub fn standalone_git(root: &Path, work: &Path) -> Result<Vec<SourceEntry>, Sour
             git(&["update-ref", "--no-deref", "HEAD", &commit], g)?;
         }
     }
-    match origin.filter(|o| !o.is_empty()) {
+    // The build sees the remote as the provenance records it: never with credentials.
+    match origin
+        .filter(|o| !o.is_empty())
+        .map(|o| git::fetchable_remote(&o))
+    {
         Some(url) => {
             git(&["remote", "set-url", "origin", &url], g)
                 .or_else(|_| git(&["remote", "add", "origin", &url], g))?;

@@ -15,4 +15,5 @@ mod fleet;
 mod image;
 mod real_projects;
 mod rebuild;
+mod source_commit;
 mod with_git;

@@ -473,14 +473,14 @@ fn refusals_come_before_any_build_with_exit_2() {
     };
     let good = write("good.json", &recorded_statement(&commit_of(&repo)));
     let cases: Vec<(Vec<String>, &str)> = vec![
-        // Another commit than the recorded one.
+        // A commit the repository does not have.
         (
             vec![
                 write("other.json", &recorded_statement(&"1".repeat(40))),
                 "--source".into(),
                 proj.clone(),
             ],
-            "the checkout is at commit",
+            "which is not in the repository",
         ),
         // The recorded folder, from a checkout's root or any folder of it, then a missing key use.
         (
@@ -572,6 +572,68 @@ fn refusals_come_before_any_build_with_exit_2() {
             "externalParameters.sourceDateEpoch",
         ),
     ];
+    // A provenance is a request: what no build may have, and what this rebuilder does not
+    // allow, are refused naming the field, before any build.
+    let tampered = |name: &str, field: &str, value: Value| {
+        let mut v = recorded_statement(&commit_of(&repo));
+        v["predicate"]["buildDefinition"]["externalParameters"]["build"][field] = value;
+        write(name, &v)
+    };
+    let hostile: Vec<(String, &str)> = vec![
+        (tampered("net.json", "network", json!(true)), "build.network"),
+        (
+            tampered(
+                "globs.json",
+                "outputs",
+                json!(["out/**", "../../../../etc/passwd"]),
+            ),
+            "build.outputs[1]",
+        ),
+        (
+            tampered("abs.json", "exclude_outputs", json!(["/etc/hostname"])),
+            "build.exclude_outputs[0]",
+        ),
+        (
+            tampered("env.json", "env", json!({"X=1; cat /etc/shadow; Y": "1"})),
+            "build.env",
+        ),
+        (
+            tampered("preload.json", "env", json!({"LD_PRELOAD": "/tmp/x.so"})),
+            "build.env",
+        ),
+        (
+            tampered("path.json", "control_path", json!("/../../../../../tmp/escape")),
+            "build.control_path",
+        ),
+    ];
+    let mut cases = cases;
+    for (file, field) in hostile {
+        cases.push((vec![file, "--source".into(), proj.clone()], field));
+    }
+    // The recorded folder is a symlink in the commit (to a host folder), or leaves the repository.
+    let host = d.path().join("hostsecret");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("secret.txt"), "TOP-SECRET").unwrap();
+    std::os::unix::fs::symlink(&host, repo.join("hostlink")).unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+            .args(args)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["add", "hostlink"]);
+    git(&["commit", "-qm", "a link to a host folder"]);
+    for (folder, expect) in [("hostlink", "is a symlink in commit"), ("proj/../..", "`..`")] {
+        let mut v = recorded_statement(&commit_of(&repo));
+        v["predicate"]["buildDefinition"]["externalParameters"]["source"]["path"] = json!(folder);
+        let file = write(&format!("folder-{}.json", cases.len()), &v);
+        cases.push((vec![file, "--source".into(), proj.clone()], expect));
+    }
     for (args, expect) in cases {
         let mut all = vec!["rebuild".to_string()];
         all.extend(args);
@@ -581,14 +643,8 @@ fn refusals_come_before_any_build_with_exit_2() {
         assert!(err.contains(expect), "{all:?}: expected `{expect}` in:\n{err}");
     }
 
-    // Local changes in the recorded folder: not the recorded commit.
+    // Local changes in the project's folder: `repro build` refuses them unless --allow-dirty.
     std::fs::write(repo.join("proj/extra.txt"), "x").unwrap();
-    let (code, _, err) = run(&["rebuild", &good, "--source", &proj]);
-    assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("uncommitted changes") && err.contains("extra.txt"),
-        "{err}"
-    );
     let (code, _, err) = run(&["build", &proj, "--key", &key]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("uncommitted changes"), "{err}");

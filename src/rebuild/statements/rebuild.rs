@@ -9,6 +9,7 @@ use super::REBUILD_PREDICATE_TYPE;
 use super::slsa::{Builder, SourceRef};
 use crate::intoto::{DigestSet, Predicate, ResourceDescriptor};
 use crate::plan::Variation;
+pub use crate::rebuild::policy::Grants;
 use crate::rebuild::subjects::MatchedBy;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -24,6 +25,9 @@ pub struct RebuildPredicate {
     pub source_date_epoch: i64,
     pub variations: BTreeSet<Variation>,
     pub backend: Backend,
+    /// What the rebuilder granted the recorded build: network, limits after clamping, user and
+    /// build path.
+    pub granted: Grants,
     pub runs: Vec<Run>,
     pub subjects: Vec<SubjectResult>,
     pub excluded: Excluded,
@@ -77,6 +81,8 @@ pub struct Backend {
     pub name: String,
     pub isolated: bool,
     pub allow_unisolated: bool,
+    /// A PASSED verdict was signed although the builds had the network.
+    pub allow_non_hermetic: bool,
 }
 
 /// One run and the digests of its outputs (path → `{sha256}`).

@@ -73,6 +73,11 @@ pub struct ExternalParameters {
     /// Lockfiles repro generated because the project has none: a rebuild uses exactly these.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub generated_lockfiles: Vec<GeneratedLockfile>,
+    /// `repro build --allow-dirty` of a checkout that differs from its commit: the outputs come
+    /// from the working tree, and these files differ (as `git status --porcelain` shows them,
+    /// plus skip-worktree/assume-unchanged files). A rebuild refuses such provenance.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub uncommitted_changes: Vec<String>,
 }
 
 /// A lockfile repro resolved in the fetch phase, recorded whole.
