@@ -243,8 +243,18 @@ fn coordinators_sharing_a_postgres_store_never_claim_the_same_job() {
     let (code, out, err) = run(&["fleet", "status", "--db", &pg.url(), "--json"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().filter(|l| l.contains("\"reproducible\"")).count(), 40);
-    // A store a newer repro wrote is refused.
+    // A column whose type was changed by hand is an error naming the store, not a panic.
     let mut client = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
+    client
+        .batch_execute("ALTER TABLE jobs ALTER COLUMN attempts TYPE TEXT")
+        .unwrap();
+    let (code, _, err) = run(&["fleet", "status", "--db", &pg.url()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    client
+        .batch_execute("ALTER TABLE jobs ALTER COLUMN attempts TYPE BIGINT USING attempts::bigint")
+        .unwrap();
+    // A store a newer repro wrote is refused.
     client
         .execute("INSERT INTO repro_schema (version) VALUES (99)", &[])
         .unwrap();

@@ -56,7 +56,8 @@ impl PostgresStore {
         let current: i64 = tx
             .query_one("SELECT COALESCE(MAX(version), 0) FROM repro_schema", &[])
             .map_err(err)?
-            .get(0);
+            .try_get(0)
+            .map_err(err)?;
         if current > SCHEMA_VERSION {
             return Err(StoreError::NewerSchema {
                 location: shown,
@@ -114,15 +115,18 @@ impl Store for PostgresStore {
                 &[],
             )
             .map_err(self.err())?;
-        Ok(rows
-            .iter()
-            .map(|r| Coordinator {
-                id: r.get(0),
-                host: r.get(1),
-                pid: u32::try_from(r.get::<_, i64>(2)).unwrap_or(0),
-                heartbeat: r.get(3),
+        // try_get throughout: a column changed by hand is an error, not a panic.
+        rows.iter()
+            .map(|r| {
+                Ok(Coordinator {
+                    id: r.try_get(0)?,
+                    host: r.try_get(1)?,
+                    pid: u32::try_from(r.try_get::<_, i64>(2)?).unwrap_or(0),
+                    heartbeat: r.try_get(3)?,
+                })
             })
-            .collect())
+            .collect::<Result<_, postgres::Error>>()
+            .map_err(self.err())
     }
 
     fn forget(&self, coordinator: &str) -> Result<(), StoreError> {
@@ -157,7 +161,10 @@ impl Store for PostgresStore {
                 &[&JobState::Queued.as_str(), &JobState::Running.as_str(), &dead],
             )
             .map_err(self.err())?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+        rows.iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()
+            .map_err(self.err())
     }
 
     fn claim(&self, coordinator: &str, among: &[String], now: i64) -> Result<Option<Claimed>, StoreError> {
@@ -180,18 +187,18 @@ impl Store for PostgresStore {
             )
             .map_err(self.err())?;
         let Some(row) = row else { return Ok(None) };
-        let job: String = row.get(1);
-        let kind: String = row.get(2);
+        let job: String = row.try_get(1).map_err(self.err())?;
+        let kind: String = row.try_get(2).map_err(self.err())?;
         let kind = JobKind::parse(&kind).ok_or_else(|| StoreError::Corrupt {
             location: self.location(),
             job: job.clone(),
             what: format!("unknown kind `{kind}`"),
         })?;
         Ok(Some(Claimed {
-            id: row.get(0),
+            id: row.try_get(0).map_err(self.err())?,
             job,
             kind,
-            attempts: u32::try_from(row.get::<_, i64>(3)).unwrap_or(u32::MAX),
+            attempts: u32::try_from(row.try_get::<_, i64>(3).map_err(self.err())?).unwrap_or(u32::MAX),
         }))
     }
 
@@ -226,18 +233,18 @@ impl Store for PostgresStore {
         let location = self.location();
         rows.iter()
             .map(|r| {
-                let kind: String = r.get(2);
-                let state: String = r.get(3);
+                let kind: String = r.try_get(2).map_err(self.err())?;
+                let state: String = r.try_get(3).map_err(self.err())?;
                 super::record(
                     &location,
-                    r.get(0),
-                    r.get(1),
+                    r.try_get(0).map_err(self.err())?,
+                    r.try_get(1).map_err(self.err())?,
                     &kind,
                     &state,
-                    r.get(4),
-                    r.get(5),
-                    r.get(6),
-                    r.get(7),
+                    r.try_get(4).map_err(self.err())?,
+                    r.try_get(5).map_err(self.err())?,
+                    r.try_get(6).map_err(self.err())?,
+                    r.try_get(7).map_err(self.err())?,
                 )
             })
             .collect()
