@@ -2,10 +2,13 @@
 //! showed: replayed from the start after every round, it either names the builds it needs next
 //! or finishes. Adaptive group testing: the variations the evidence points at are probed first
 //! (alone, and the rest without them in the same round); otherwise a binary search over
-//! prefixes of the candidates, weighted by what earlier probes cleared, finds a necessary
-//! variation, and the search goes on until that variation (with those found necessary before it)
-//! alone reproduces the difference. Every set found is confirmed by building what is left without
-//! it; a set found is minimal as long as adding variations never removes a difference.
+//! prefixes of the candidates finds a necessary variation, and the search goes on until that
+//! variation (with those found necessary before it) alone reproduces the difference. The binary
+//! search splits where the first culprit is likely to be, within the depth that keeps one culprit
+//! at ⌈log2 n⌉ probes, and leaves out what earlier probes ruled out until an answer rests on that.
+//! Every set found is confirmed by building what is left without it, unless a probe already
+//! showed more is left: then the next search's own probes answer that. A set found is minimal as
+//! long as adding variations never removes a difference.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -79,9 +82,6 @@ enum Stop {
     Random,
 }
 
-/// Weight of a candidate that earlier probes make unlikely (it stays possible: interactions
-/// and outputs that are not monotone in the variations exist).
-const CLEARED: f64 = 0.05;
 /// Weight of a candidate related to one already suspected or found.
 const RELATED: f64 = 3.0;
 
@@ -200,13 +200,14 @@ impl<'v> Search<'v> {
             return Err(Stop::Random);
         }
         let mut rest = self.v.all.clone();
-        loop {
-            let m = self.minimal(&rest)?;
+        while let Some(m) = self.minimal(&rest)? {
             self.current.clear();
             rest = rest.difference(&m).copied().collect();
+            let more = self.more_left(&m);
             self.found.push(m);
-            // Confirm: what is left, together, must not reproduce it.
-            if rest.is_empty() || !self.test(&rest, &[])? {
+            // Confirm: what is left, together, must not reproduce it. When a probe already
+            // showed that it does, the next search starts at once and checks what it presumes.
+            if rest.is_empty() || !more && !self.test(&rest, &[])? {
                 break;
             }
         }
@@ -227,27 +228,56 @@ impl<'v> Search<'v> {
         }
     }
 
-    /// Whether the probes so far make `v` an unlikely culprit on its own: it was on in a
-    /// probe that did not differ, off in one that reproduced run B exactly, or on beside a set
-    /// found before in a probe that gave just that set's digest.
-    fn cleared(&self, v: Variation) -> bool {
-        let seen = &self.consulted;
-        if seen.iter().any(|(s, d)| s.contains(&v) && d == self.v.control) {
-            return true;
+    /// Whether a probe with all of `m` and of the sets found before on gave neither run B's
+    /// digest nor the control's: what was off in it adds to the difference (when effects add
+    /// up), so more than those is left.
+    fn more_left(&self, m: &Set) -> bool {
+        let mut on = m.clone();
+        on.extend(self.found.iter().flatten());
+        self.consulted
+            .iter()
+            .any(|(s, d)| s.is_superset(&on) && Some(d) != self.b && d != self.v.control)
+    }
+
+    /// What to build in the same round as `m` alone: the rest of `r` without it, which
+    /// confirms `m` is all there is, unless a probe already showed more is left.
+    fn beside(&self, r: &Set, m: &Set) -> Vec<Set> {
+        if self.more_left(m) {
+            Vec::new()
+        } else {
+            vec![r.difference(m).copied().collect()]
         }
-        if seen.iter().any(|(s, d)| !s.contains(&v) && Some(d) == self.b) {
+    }
+
+    /// Whether the probes so far rule `v` out as what `f` still needs (with `f` empty: as a
+    /// culprit on its own), as long as effects add up: it was on with `f` in a probe that gave
+    /// the control's digest, off in one with `f` that gave run B's, or on with `f` beside a set
+    /// found before in a probe that gave just that set's digest.
+    fn ruled_out(&self, v: Variation, f: &Set) -> bool {
+        let seen = &self.consulted;
+        let mut with_f = seen.iter().filter(|(s, _)| s.is_superset(f));
+        if with_f
+            .any(|(s, d)| (s.contains(&v) && d == self.v.control) || (!s.contains(&v) && Some(d) == self.b))
+        {
             return true;
         }
         self.found.iter().any(|m| {
             seen.get(m).is_some_and(|dm| {
                 seen.iter()
-                    .any(|(s, d)| s != m && s.contains(&v) && s.is_superset(m) && d == dm)
+                    .any(|(s, d)| s != m && s.contains(&v) && s.is_superset(m) && s.is_superset(f) && d == dm)
             })
         })
     }
 
-    /// A minimal set within `r` (which differs) that still differs.
-    fn minimal(&mut self, r: &Set) -> Result<Set, Stop> {
+    /// A minimal set within `r` that still differs; `None` when `r` turns out not to differ
+    /// (a search may start from the presumption that it does).
+    fn minimal(&mut self, r: &Set) -> Result<Option<Set>, Stop> {
+        // Whether `f ∪ c` is known to differ rather than presumed to; once known, it stays so.
+        let mut sure = match self.known(r) {
+            Some(false) => return Ok(None),
+            Some(true) => true,
+            None => false,
+        };
         let mut f = Set::new();
         let mut suspects: Vec<Variation> = Vec::new();
         for s in &self.v.suspects {
@@ -258,15 +288,24 @@ impl<'v> Search<'v> {
         let mut c: Vec<Variation> = suspects.clone();
         c.extend(r.iter().filter(|v| !suspects.contains(v)));
         let mut tried = Set::new();
+        // Whether the binary search may leave out what earlier probes ruled out.
+        let mut trust = true;
         loop {
-            // Invariant: f ∪ c differs, and f alone (when not empty) was not known to.
-            self.current = f.iter().chain(&c).copied().collect();
-            if !f.is_empty() && self.test(&f, &[r.difference(&f).copied().collect()])? {
-                return Ok(f);
+            // Invariant: f ∪ c differs (or, unless `sure`, is presumed to), and f alone (when
+            // not empty) was not known to.
+            self.current = if sure { union(&f, &c) } else { Set::new() };
+            if !f.is_empty() && self.test(&f, &self.beside(r, &f))? {
+                return Ok(Some(f));
             }
-            if let [only] = c[..] {
-                f.insert(only);
-                return Ok(f);
+            match c[..] {
+                // Not reached while the probes are consistent: f was known to differ.
+                [] => return Ok((sure && !f.is_empty()).then_some(f)),
+                [only] => {
+                    f.insert(only);
+                    let differs = sure || self.test(&f, &self.beside(r, &f))?;
+                    return Ok(differs.then_some(f));
+                }
+                _ => {}
             }
             // Evidence first: the suspect with what is necessary, and the rest without both
             // (the confirmation, if the suspect is it) in the same round.
@@ -274,278 +313,141 @@ impl<'v> Search<'v> {
                 tried.insert(p);
                 let mut with = f.clone();
                 with.insert(p);
-                let others: Set = r.difference(&with).copied().collect();
-                if self.test(&with, &[others])? {
-                    return Ok(with);
+                if self.test(&with, &self.beside(r, &with))? {
+                    return Ok(Some(with));
                 }
+                let before = union(&f, &c);
                 c.retain(|v| *v != p);
-                let without: Set = f.iter().chain(&c).copied().collect();
-                if !self.test(&without, &[])? {
+                if self.test(&union(&f, &c), &[])? {
+                    sure = true;
+                } else if sure || self.test(&before, &[])? {
                     // Needed, but not enough alone: it interacts with something.
                     f.insert(p);
+                    sure = true;
+                } else {
+                    return Ok(None);
                 }
                 continue;
             }
-            let k = self.smallest_prefix(&f, &mut c)?;
-            let v = c[k - 1];
-            c.truncate(k - 1);
-            f.insert(v);
+            // Whether what the binary search presumed turned out wrong.
+            let failed = match self.smallest_prefix(&f, &mut c, trust)? {
+                None => true,
+                Some((k, verified)) => {
+                    let Some(&v) = k.checked_sub(1).and_then(|i| c.get(i)) else {
+                        return Ok(None);
+                    };
+                    // Only presumed: f with v alone is the next question anyway, and only if
+                    // that fails is the presumption built.
+                    let mut with = f.clone();
+                    with.insert(v);
+                    if !verified && self.test(&with, &self.beside(r, &with))? {
+                        return Ok(Some(with));
+                    }
+                    let failed = !verified && !self.test(&union(&f, &c[..k]), &[])?;
+                    if !failed {
+                        c.truncate(k - 1);
+                        f = with;
+                        sure = true;
+                    }
+                    failed
+                }
+            };
+            if failed {
+                // Either what the probes ruled out is needed after all, or (when only presumed)
+                // nothing here differs: ask that once, then search everything.
+                if !trust || !sure && !self.test(&union(&f, &c), &[])? {
+                    return Ok(None);
+                }
+                sure = true;
+                trust = false;
+            }
         }
     }
 
-    /// Orders `c` (likely culprits first) and finds the smallest `k` with `f ∪ c[..k]`
-    /// differing, by a binary search that splits the candidates' weight in halves.
-    fn smallest_prefix(&mut self, f: &Set, c: &mut [Variation]) -> Result<usize, Stop> {
+    /// Orders `c` (likely culprits first, those ruled out last) and finds the smallest `k` with
+    /// `f ∪ c[..k]` differing, by a binary search among the candidates not ruled out (all of them
+    /// unless `trust`); also whether `f ∪ c[..k]` is known to differ rather than presumed to.
+    /// `None`: what it would presume is known not to differ.
+    fn smallest_prefix(
+        &mut self,
+        f: &Set,
+        c: &mut [Variation],
+        trust: bool,
+    ) -> Result<Option<(usize, bool)>, Stop> {
         let mut near = Set::new();
         for s in self.v.suspects.iter().chain(f).chain(self.found.iter().flatten()) {
             near.extend(related(*s));
         }
-        let weights: BTreeMap<Variation, f64> = c
+        let mut out: Set = Set::new();
+        if trust {
+            out = c.iter().filter(|v| self.ruled_out(**v, f)).copied().collect();
+            if out.len() == c.len() {
+                out.clear();
+            }
+        }
+        // Stable: ties keep the variations' own order.
+        c.sort_by_key(|v| (out.contains(v), !near.contains(v)));
+        let top = c.len() - out.len();
+        // With nothing necessary yet, the prefix search finds the first of possibly several
+        // culprits, which is more likely early: weight position i of n by n - i (one culprit:
+        // any position; two: the first at i leaves n - 1 - i places for the second).
+        let w: Vec<f64> = c[..top]
             .iter()
-            .map(|v| {
-                let w = if near.contains(v) { RELATED } else { 1.0 };
-                (*v, if self.cleared(*v) { w * CLEARED } else { w })
+            .enumerate()
+            .map(|(i, v)| {
+                let base = if near.contains(v) { RELATED } else { 1.0 };
+                if f.is_empty() {
+                    base * (top - i) as f64
+                } else {
+                    base
+                }
             })
             .collect();
-        // Stable: ties keep the variations' own order.
-        c.sort_by(|x, y| weights[y].total_cmp(&weights[x]));
-        let w: Vec<f64> = c.iter().map(|v| weights[v]).collect();
-        let (mut lo, mut hi) = (0usize, c.len());
+        let mut verified = match self.known(&union(f, &c[..top])) {
+            Some(false) => return Ok(None),
+            known => known == Some(true),
+        };
+        let (mut lo, mut hi) = (0usize, top);
         while hi - lo > 1 {
-            let total: f64 = w[lo..hi].iter().sum();
-            let mut mid = lo + 1;
-            let mut best = f64::INFINITY;
-            let mut left = 0.0;
-            for i in lo + 1..hi {
-                left += w[i - 1];
-                let off = (left - total / 2.0).abs();
-                if off < best {
-                    (best, mid) = (off, i);
-                }
-            }
-            let set: Set = f.iter().chain(&c[..mid]).copied().collect();
+            let mid = split(&w, lo, hi);
+            let set = union(f, &c[..mid]);
             if self.test(&set, &[])? {
                 hi = mid;
+                verified = true;
                 self.current = set;
             } else {
                 lo = mid;
             }
         }
-        Ok(hi)
+        Ok(Some((hi, verified)))
     }
+}
+
+fn union(f: &Set, c: &[Variation]) -> Set {
+    f.iter().chain(c).copied().collect()
+}
+
+/// Where to split candidates `lo..hi` of weights `w`: as near half their weight as a split can
+/// be that still settles either side in ⌈log2 (hi - lo)⌉ probes in all, so that weighting never
+/// costs a probe in the worst case.
+fn split(w: &[f64], lo: usize, hi: usize) -> usize {
+    let n = hi - lo;
+    let depth = usize::BITS - (n - 1).leading_zeros();
+    let cap = 1usize << depth.saturating_sub(1);
+    let total: f64 = w[lo..hi].iter().sum();
+    let (mut mid, mut best, mut left) = (lo + n / 2, f64::INFINITY, 0.0);
+    for i in lo + 1..hi {
+        left += w[i - 1];
+        if i - lo > cap || hi - i > cap {
+            continue;
+        }
+        let off = (left - total / 2.0).abs();
+        if off < best {
+            (best, mid) = (off, i);
+        }
+    }
+    mid
 }
 
 #[cfg(test)]
-mod tests {
-    //! The search against a pure oracle: every position of one culprit, every pair, every
-    //! interaction, every triple; counted in probes, as isolation spends them.
-
-    use super::*;
-    use Variation::*;
-
-    /// Digest of a build: which culprit sets are wholly on (a random build: the build's number).
-    fn digest(culprits: &[Set], on: &Set, n: &mut usize, random: bool) -> Option<String> {
-        if random {
-            *n += 1;
-            return Some(format!("random {n}"));
-        }
-        let hit: Vec<usize> = (0..culprits.len())
-            .filter(|i| culprits[*i].is_subset(on))
-            .collect();
-        Some(format!("{hit:?}"))
-    }
-
-    /// Runs a search to the end with `jobs` builds a round; the found sets and the probes.
-    fn simulate(culprits: &[Set], suspects: &[Variation], random: bool, jobs: usize) -> (Found, usize) {
-        let all: Set = Variation::ALL.into_iter().collect();
-        let mut n = 0;
-        let control = digest(culprits, &Set::new(), &mut n, random);
-        let mut seen = BTreeMap::new();
-        seen.insert(all.clone(), digest(culprits, &all, &mut n, random));
-        let mut probes = 0;
-        loop {
-            let view = View {
-                all: &all,
-                control: &control,
-                seen: seen.clone(),
-                suspects: suspects.to_vec(),
-            };
-            match step(&view) {
-                Step::Done(found) => return (found, probes),
-                Step::Need(sets) => {
-                    assert!(!sets.is_empty());
-                    for s in sets.into_iter().take(jobs) {
-                        assert!(!seen.contains_key(&s), "asked twice for {s:?}");
-                        probes += 1;
-                        let d = digest(culprits, &s, &mut n, random);
-                        seen.insert(s, d);
-                    }
-                }
-            }
-            assert!(probes < 64, "runaway search");
-        }
-    }
-
-    fn sets(of: &[&[Variation]]) -> Vec<Set> {
-        of.iter().map(|s| s.iter().copied().collect()).collect()
-    }
-
-    fn sorted(mut v: Vec<Set>) -> Vec<Set> {
-        v.sort();
-        v
-    }
-
-    #[test]
-    fn one_culprit_in_at_most_six_probes_and_two_with_the_right_evidence() {
-        for jobs in [1, 2, 4] {
-            let mut total = 0;
-            for v in Variation::ALL {
-                let want = sets(&[&[v]]);
-                let (found, probes) = simulate(&want, &[], false, jobs);
-                assert_eq!(found.sets, want, "{v} jobs {jobs}");
-                assert!(probes <= 6, "{v}: {probes} probes");
-                total += probes;
-                let (found, probes) = simulate(&want, &[v], false, jobs);
-                assert_eq!((found.sets, probes), (want.clone(), 2), "{v} with evidence");
-                // Evidence that points elsewhere costs probes, never the answer.
-                let wrong = Variation::ALL[(v as usize + 5) % 12];
-                let (found, probes) = simulate(&want, &[wrong], false, jobs);
-                assert_eq!(found.sets, want, "{v}, evidence {wrong}");
-                assert!(probes <= 8, "{v}, evidence {wrong}: {probes}");
-            }
-            // The bound is ⌈log2 12⌉ + 1 = 5; binary search gets close on average.
-            assert!(total as f64 / 12.0 <= 5.5, "average {}", total as f64 / 12.0);
-        }
-    }
-
-    #[test]
-    fn two_independent_culprits_in_about_ten_probes() {
-        let (mut total, mut worst, mut count) = (0, 0, 0);
-        for (i, a) in Variation::ALL.into_iter().enumerate() {
-            for b in Variation::ALL.into_iter().skip(i + 1) {
-                let want = sets(&[&[a], &[b]]);
-                let (found, probes) = simulate(&want, &[], false, 2);
-                assert_eq!(sorted(found.sets), want, "{a} {b}");
-                assert!(!found.random);
-                total += probes;
-                worst = worst.max(probes);
-                count += 1;
-                // With evidence for either, at most ten.
-                for e in [a, b] {
-                    let (found, probes) = simulate(&want, &[e], false, 2);
-                    assert_eq!(sorted(found.sets), want.clone(), "{a} {b}, evidence {e}");
-                    assert!(probes <= 10, "{a} {b}, evidence {e}: {probes}");
-                }
-                let (_, probes) = simulate(&want, &[a, b], false, 2);
-                assert!(probes <= 6, "{a} {b}, evidence for both: {probes}");
-            }
-        }
-        // Without evidence: 9.5 on average; a few pairs take 11 or 12.
-        assert!(
-            total as f64 / count as f64 <= 10.0,
-            "average {}",
-            total as f64 / count as f64
-        );
-        assert!(worst <= 12, "worst {worst}");
-    }
-
-    #[test]
-    fn three_independent_culprits() {
-        let mut total = 0;
-        let mut count = 0;
-        for (i, a) in Variation::ALL.into_iter().enumerate() {
-            for (j, b) in Variation::ALL.into_iter().enumerate().skip(i + 1) {
-                for c in Variation::ALL.into_iter().skip(j + 1) {
-                    let want = sets(&[&[a], &[b], &[c]]);
-                    let (found, probes) = simulate(&want, &[], false, 2);
-                    assert_eq!(sorted(found.sets), want, "{a} {b} {c}");
-                    total += probes;
-                    count += 1;
-                }
-            }
-        }
-        // One at a time would take 12 (and says nothing about interactions).
-        assert!(
-            total as f64 / count as f64 <= 14.5,
-            "{}",
-            total as f64 / count as f64
-        );
-    }
-
-    #[test]
-    fn an_interaction_is_one_set_of_two() {
-        for (i, a) in Variation::ALL.into_iter().enumerate() {
-            for b in Variation::ALL.into_iter().skip(i + 1) {
-                let want = sets(&[&[a, b]]);
-                let (found, probes) = simulate(&want, &[], false, 2);
-                assert_eq!(found.sets, want, "{a}+{b}");
-                assert!(probes <= 12, "{a}+{b}: {probes}");
-                let (found, probes) = simulate(&want, &[a, b], false, 2);
-                assert_eq!((found.sets, probes), (want.clone(), 4), "{a}+{b} with evidence");
-                let (found, _) = simulate(&want, &[a], false, 2);
-                assert_eq!(found.sets, want, "{a}+{b} with evidence for {a}");
-            }
-        }
-        // An interaction beside an independent culprit.
-        let want = sets(&[&[Locale, Timezone], &[Umask]]);
-        let (found, _) = simulate(&want, &[], false, 2);
-        assert_eq!(sorted(found.sets), sorted(want));
-    }
-
-    #[test]
-    fn a_random_build_is_told_apart_in_a_few_probes() {
-        for suspects in [&[][..], &[Time], &[Time, BuildPath]] {
-            let (found, probes) = simulate(&[], suspects, true, 2);
-            assert!(found.random && found.sets.is_empty(), "{suspects:?}");
-            // Evidence that matched by chance costs a round before the control is repeated.
-            assert!(probes <= 3 + suspects.len(), "{suspects:?}: {probes}");
-        }
-    }
-
-    #[test]
-    fn out_of_builds_it_gives_the_smallest_set_known_to_differ() {
-        let all: Set = Variation::ALL.into_iter().collect();
-        let control = Some("a".to_string());
-        let mut seen = BTreeMap::new();
-        seen.insert(all.clone(), Some("b".to_string()));
-        let view = View {
-            all: &all,
-            control: &control,
-            seen: seen.clone(),
-            suspects: Vec::new(),
-        };
-        assert_eq!(partial(&view).sets, std::slice::from_ref(&all));
-        // Half of them reproduce it: that half holds the culprit.
-        let half: Set = Variation::ALL[..6].iter().copied().collect();
-        seen.insert(half.clone(), Some("b".to_string()));
-        let view = View { seen, ..view };
-        let Step::Need(next) = step(&view) else {
-            panic!("not done")
-        };
-        assert!(next.iter().all(|s| s.is_subset(&half)), "{next:?}");
-        assert_eq!(partial(&view).sets, [half]);
-    }
-
-    #[test]
-    fn a_failed_probe_counts_as_a_difference_and_never_panics() {
-        let all: Set = [Time, Umask].into();
-        let control = Some("a".to_string());
-        let mut seen = BTreeMap::new();
-        seen.insert(all.clone(), None);
-        seen.insert([Time].into(), None);
-        seen.insert([Umask].into(), Some("a".to_string()));
-        let view = View {
-            all: &all,
-            control: &control,
-            seen,
-            suspects: vec![Time, Time, Hostname],
-        };
-        assert_eq!(
-            step(&view),
-            Step::Done(Found {
-                sets: sets(&[&[Time]]),
-                random: false
-            })
-        );
-    }
-}
+mod tests;
