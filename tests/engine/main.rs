@@ -12,6 +12,7 @@ mod cli_check;
 mod dependencies;
 mod docker_backend;
 mod fleet;
+mod fleet_engines;
 mod image;
 mod real_projects;
 mod rebuild;
