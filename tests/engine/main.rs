@@ -13,6 +13,7 @@ mod dependencies;
 mod docker_backend;
 mod fleet;
 mod fleet_engines;
+mod fleet_ssh;
 mod image;
 mod real_projects;
 mod rebuild;
