@@ -4,8 +4,9 @@
 #   images  mmdebstrap and the trixie archive keys, to make the builder images
 #   tests   everything the test suite uses: the tools that make real fixtures (gcc, zip, GNU tar
 #           and the compressors, ar, llvm-ar, dpkg-deb, cpio, rpmbuild, git), Chromium for the
-#           HTML report, PostgreSQL and iproute2 for the fleet tests, python3 able to make a venv (the tests put securesystemslib in one
-#           under ~/.cache/repro on first use), cargo-nextest, and the images group (engine
+#           HTML report, PostgreSQL, iproute2, docker-registry and openssh-server for the fleet
+#           tests, python3 able to make a venv (the tests put securesystemslib in one under
+#           ~/.cache/repro on first use), cargo-nextest, and the images group (engine
 #           tests make a builder image when it is missing)
 # Installing needs root; `apt-get update` runs once, and only when a package is missing.
 set -euo pipefail
@@ -38,6 +39,10 @@ if ((tests)); then
   # The fleet tests start their own PostgreSQL server and a second dockerd on a bridge of their own.
   [ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
   need ip iproute2
+  # The registry the fleet's image-by-digest test pushes to and pulls from.
+  need docker-registry docker-registry
+  # The sshd the fleet's ssh:// engine test starts on a port of its own.
+  [ -x /usr/sbin/sshd ] || packages+=(openssh-server)
   # Debian's python3 makes venvs only with python3-venv (it carries ensurepip).
   python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv)
 fi

@@ -70,6 +70,10 @@ pub struct RunArgs {
     /// with ca.pem, cert.pem and key.pem).
     #[arg(long, value_name = "FILE")]
     pub engines_file: Option<PathBuf>,
+    /// Engines that lack a builder image pull it by digest from this registry (HOST:PORT, where
+    /// `repro image push` put it) instead of having it loaded from this machine's cache.
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_registry)]
+    pub registry: Option<String>,
     #[command(flatten)]
     pub db: DbArgs,
     /// Most jobs running at once (each runs its builds in parallel too).
@@ -145,6 +149,11 @@ fn store_error(e: StoreError) -> anyhow::Error {
 fn job_error(e: JobError) -> anyhow::Error {
     let hint = e.hint();
     UserError::from_error(e, hint).into()
+}
+
+/// A registry as engines name it: HOST or HOST:PORT.
+pub(super) fn parse_registry(s: &str) -> Result<String, String> {
+    crate::image::check_registry(s).map(|()| s.trim_end_matches('/').to_owned())
 }
 
 fn engine_addresses(args: &RunArgs) -> anyhow::Result<Vec<EngineAddress>> {
@@ -235,6 +244,7 @@ fn run_batch(args: RunArgs, out: &Output) -> anyhow::Result<i32> {
     let batch = Batch {
         jobs,
         engines,
+        registry: args.registry.clone(),
         concurrency: usize::from(args.jobs_at_once),
         check,
         sign,

@@ -47,6 +47,17 @@ pub enum ImageCommand {
         #[arg(long)]
         rootfs: bool,
     },
+    /// Push a builder image to a registry (loaded into the engine first if missing); prints the
+    /// reference by digest engines pull, and remembers it for `repro fleet run --registry`.
+    Push {
+        /// The registry: HOST or HOST:PORT (engines accept plain HTTP only on 127.0.0.0/8 unless
+        /// configured otherwise).
+        #[arg(value_parser = super::fleet::parse_registry)]
+        registry: String,
+        /// Recipe name, or a digest of the tarball, config, manifest or image ID.
+        #[arg(default_value = "default")]
+        name: String,
+    },
     /// Check an image archive or root filesystem tarball, add it to the cache, pin it and load it.
     Import {
         /// An archive from `repro image export`, or a root filesystem tarball.
@@ -160,6 +171,11 @@ async fn dispatch(command: ImageCommand) -> Result<i32, ImageError> {
                 record.tarball_sha256,
                 output.display()
             );
+        }
+        ImageCommand::Push { registry, name } => {
+            let record = store.resolve(&name)?;
+            let reference = store.push(&record, &registry, progress).await?;
+            println!("{reference}");
         }
         ImageCommand::Import { file, name, expect } => {
             let pinned = store

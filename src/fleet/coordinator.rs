@@ -30,6 +30,8 @@ pub struct Batch {
     /// Each job as given, and what it is.
     pub jobs: Vec<(String, Job)>,
     pub engines: Vec<EngineAddress>,
+    /// The registry engines pull builder images from by digest (else they are loaded).
+    pub registry: Option<String>,
     /// Most jobs running at once.
     pub concurrency: usize,
     /// Runs, variations, budgets, timeouts, recipes: every job's `repro check` options (the
@@ -164,7 +166,7 @@ pub async fn run(
     };
     blocking(|| store.heartbeat(&me))?;
 
-    let (pool, down) = EnginePool::connect(&batch.engines).await;
+    let (pool, down) = EnginePool::connect(&batch.engines, batch.registry.as_deref()).await;
     let down: Vec<String> = down
         .iter()
         .map(|e| format!("{}: {}", e.endpoint, e.source))

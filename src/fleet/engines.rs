@@ -37,7 +37,11 @@ pub struct EnginePool {
 
 impl EnginePool {
     /// Connects to every address; the ones that do not answer are returned beside the pool.
-    pub async fn connect(addresses: &[EngineAddress]) -> (EnginePool, Vec<Unreachable>) {
+    /// With a `registry`, engines lacking a builder image pull it from there by digest.
+    pub async fn connect(
+        addresses: &[EngineAddress],
+        registry: Option<&str>,
+    ) -> (EnginePool, Vec<Unreachable>) {
         let mut members = Vec::new();
         let mut down = Vec::new();
         for address in addresses {
@@ -50,7 +54,8 @@ impl EnginePool {
             };
             match engine.identify().await {
                 Ok(identity) => members.push(Member {
-                    backend: DockerBackend::with_engine(engine.clone()),
+                    backend: DockerBackend::with_engine(engine.clone())
+                        .with_registry(registry.map(str::to_owned)),
                     engine,
                     identity,
                     alive: AtomicBool::new(true),

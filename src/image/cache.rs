@@ -260,6 +260,7 @@ mod tests {
             tag: "repro/x:1".to_owned(),
             made_by: "test".to_owned(),
             packages: Vec::new(),
+            pushed: Default::default(),
         }
     }
 

@@ -31,7 +31,7 @@ pub async fn connect() -> Result<Docker, ImageError> {
     }
 }
 
-fn failed(action: impl Into<String>) -> impl FnOnce(EngineError) -> ImageError {
+pub(super) fn failed(action: impl Into<String>) -> impl FnOnce(EngineError) -> ImageError {
     let action = action.into();
     move |source| ImageError::Engine { action, source }
 }

@@ -12,6 +12,7 @@ mod engine;
 mod oci;
 mod recipe;
 mod reference;
+mod registry;
 mod rootfs;
 mod store;
 
@@ -25,6 +26,7 @@ pub use engine::{EngineImage, connect, inspect};
 pub use oci::{ImageArchive, config_json};
 pub use recipe::{Recipe, builtin_names, is_builtin};
 pub use reference::{ImageRef, ImageRefError};
+pub use registry::check_registry;
 pub use rootfs::Package;
 pub use store::{ExportFormat, ImageStore, ListedImage};
 
@@ -57,6 +59,10 @@ pub struct ImageRecord {
     /// Installed packages from the tarball's dpkg status, sorted by name.
     #[serde(default)]
     pub packages: Vec<Package>,
+    /// The manifest digest (`sha256:…`) each registry holds the image under, by registry, as
+    /// `repro image push` recorded it.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub pushed: std::collections::BTreeMap<String, String>,
 }
 
 /// An image present in the engine with the identity its tarball implies.
@@ -141,6 +147,12 @@ pub enum ImageError {
         manifest: String,
         layers: String,
     },
+    #[error("the registry refused to {action}: {message}")]
+    Registry { action: String, message: String },
+    #[error(
+        "`{name}` was never pushed to the registry {registry} (run `repro image push {registry} {name}`)"
+    )]
+    NotPushed { name: String, registry: String },
     #[error("interrupted")]
     Interrupted,
 }

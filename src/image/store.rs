@@ -12,7 +12,7 @@ use super::engine::{self, EngineImage};
 use super::oci::{self, ImageArchive};
 use super::recipe::Recipe;
 use super::rootfs::{self, Hashing, Scan};
-use super::{ImageError, ImageRecord, PinnedImage, Progress, build};
+use super::{ImageError, ImageRecord, PinnedImage, Progress, build, registry};
 
 /// What `repro image export` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,8 @@ pub struct ListedImage {
 pub struct ImageStore {
     cache: Cache,
     docker: tokio::sync::OnceCell<Docker>,
+    /// Where an engine lacking an image pulls it from, by digest, instead of having it loaded.
+    registry: Option<String>,
 }
 
 impl ImageStore {
@@ -53,6 +55,7 @@ impl ImageStore {
         ImageStore {
             cache,
             docker: tokio::sync::OnceCell::new(),
+            registry: None,
         }
     }
 
@@ -61,7 +64,35 @@ impl ImageStore {
         ImageStore {
             cache,
             docker: tokio::sync::OnceCell::new_with(Some(docker)),
+            registry: None,
         }
+    }
+
+    /// Images missing from the engine are pulled by digest from `registry` (where `repro image
+    /// push` put them) rather than loaded from the cache.
+    pub fn with_registry(mut self, registry: Option<String>) -> ImageStore {
+        self.registry = registry;
+        self
+    }
+
+    /// Pushes the record's image (loaded first if the engine lacks it) to `registry`, records
+    /// the digest it got there, and returns the reference engines pull: `REGISTRY/repro/NAME@sha256:…`.
+    pub async fn push(
+        &self,
+        record: &ImageRecord,
+        registry: &str,
+        progress: Arc<dyn Progress>,
+    ) -> Result<String, ImageError> {
+        let pinned = self.load(record, progress.clone()).await?;
+        let docker = self.docker().await?;
+        let (repo, _) = registry::repository(registry, &pinned.record.tag);
+        progress.begin(&format!("pushing {} to {registry}", pinned.record.tag), None);
+        let digest = registry::push(docker, &pinned.image_id, registry, &pinned.record.tag).await?;
+        progress.end(&format!("pushed {repo}@{digest}"));
+        let mut updated = pinned.record.clone();
+        updated.pushed.insert(registry.to_owned(), digest.clone());
+        self.cache.save(&updated)?;
+        Ok(format!("{repo}@{digest}"))
     }
 
     pub fn cache(&self) -> &Cache {
@@ -160,23 +191,38 @@ impl ImageStore {
         let image = match present {
             Some(image) if engine::check_identity(&archive, &image).is_ok() => image,
             _ => {
-                progress.begin(
-                    &format!("loading {} into the engine", archive.tag),
-                    Some(archive.size()),
-                );
+                // Pulled by digest where a registry is named, loaded from the cache otherwise.
                 let start = Instant::now();
-                engine::load(docker, &archive, &tarball, progress.clone()).await?;
+                let done = match self.registry.as_deref() {
+                    Some(registry) => {
+                        let digest = record.pushed.get(registry).ok_or_else(|| ImageError::NotPushed {
+                            name: record.name.clone(),
+                            registry: registry.to_owned(),
+                        })?;
+                        progress.begin(&format!("pulling {} from {registry}", archive.tag), None);
+                        registry::pull(docker, registry, &archive.tag, digest).await?;
+                        "pulled"
+                    }
+                    None => {
+                        progress.begin(
+                            &format!("loading {} into the engine", archive.tag),
+                            Some(archive.size()),
+                        );
+                        engine::load(docker, &archive, &tarball, progress.clone()).await?;
+                        "loaded"
+                    }
+                };
                 let image = engine::inspect(docker, &archive.tag).await?.ok_or_else(|| {
                     ImageError::UnexpectedIdentity {
                         tag: archive.tag.clone(),
-                        actual: "nothing (the tag is missing after loading)".to_owned(),
+                        actual: format!("nothing (the tag is missing after it was {done})"),
                         config: archive.config_digest.clone(),
                         manifest: archive.manifest_digest.clone(),
                         layers: String::new(),
                     }
                 })?;
                 progress.end(&format!(
-                    "loaded {} in {:.1} s",
+                    "{done} {} in {:.1} s",
                     archive.tag,
                     start.elapsed().as_secs_f64()
                 ));
@@ -451,6 +497,7 @@ fn new_record(
         tag: archive.tag,
         made_by,
         packages: scan.packages,
+        pushed: Default::default(),
     }
 }
 

@@ -47,6 +47,8 @@ async fn connect_engine() -> Result<Engine, RunError> {
 pub struct DockerBackend {
     engine: Arc<tokio::sync::OnceCell<Engine>>,
     live: Arc<Mutex<HashSet<String>>>,
+    /// Where a builder image the engine lacks is pulled from by digest (else it is loaded).
+    registry: Option<String>,
 }
 
 impl Default for DockerBackend {
@@ -61,6 +63,7 @@ impl DockerBackend {
         DockerBackend {
             engine: Arc::new(tokio::sync::OnceCell::new()),
             live: Arc::default(),
+            registry: None,
         }
     }
 
@@ -69,7 +72,15 @@ impl DockerBackend {
         DockerBackend {
             engine: Arc::new(tokio::sync::OnceCell::new_with(Some(engine))),
             live: Arc::default(),
+            registry: None,
         }
+    }
+
+    /// Builder images the engine lacks are pulled by digest from `registry`, where `repro image
+    /// push` put them, instead of being loaded from repro's cache.
+    pub fn with_registry(mut self, registry: Option<String>) -> DockerBackend {
+        self.registry = registry;
+        self
     }
 
     /// The engine, connected (and answering) on first use.
@@ -105,7 +116,7 @@ impl Backend for DockerBackend {
             let image_ref = ImageRef::parse(reference, allow_unpinned)?;
             let engine = self.engine().await?;
             self.remove_leftovers().await?;
-            super::resolve::resolve(engine.docker(), &image_ref, progress).await
+            super::resolve::resolve(engine.docker(), &image_ref, self.registry.as_deref(), progress).await
         })
     }
 

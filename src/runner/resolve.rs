@@ -50,18 +50,19 @@ impl ImageInfo {
 pub(super) async fn resolve(
     docker: &Docker,
     r: &ImageRef,
+    registry: Option<&str>,
     progress: Arc<dyn Progress>,
 ) -> Result<ImageInfo, RunError> {
+    let store = image::ImageStore::with_docker(image::Cache::from_env()?, docker.clone())
+        .with_registry(registry.map(str::to_owned));
     match r {
         ImageRef::Builder(name) => {
-            let store = image::ImageStore::with_docker(image::Cache::from_env()?, docker.clone());
             let p = store.ensure(name, progress).await?;
             Ok(ImageInfo::from_pinned(name.clone(), p))
         }
         ImageRef::Digest { digest, .. } => {
             // Our own cache first (an image shared with `repro image export|import`), then the
             // engine (pulled or loaded by other means).
-            let store = image::ImageStore::with_docker(image::Cache::from_env()?, docker.clone());
             if let Ok(record) = store.resolve(digest) {
                 let p = store.load(&record, progress).await?;
                 return Ok(ImageInfo::from_pinned(r.to_string(), p));

@@ -63,6 +63,29 @@ fn bad_input_names_what_to_fix() {
             "{args:?}: {err}"
         );
     }
+    // A registry is checked as clap reads it.
+    for (args, expected) in [
+        (
+            vec![
+                "fleet",
+                "run",
+                "--db",
+                &db,
+                "--registry",
+                "http://127.0.0.1:5000",
+                &ok,
+            ],
+            "without a scheme",
+        ),
+        (
+            vec!["image", "push", "reg.example/some/path"],
+            "only the host and port",
+        ),
+    ] {
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
     // The unreachable engine's batch left its job queued for later.
     let (code, out, _) = run(&["fleet", "status", "--db", &db, "--json"]);
     assert_eq!(code, 0);

@@ -22,6 +22,11 @@ pub(crate) struct SecondEngine {
 
 impl SecondEngine {
     pub(crate) fn start() -> SecondEngine {
+        SecondEngine::start_with(&[])
+    }
+
+    /// Started with `extra` arguments for dockerd besides its own socket (more `-H`, TLS).
+    pub(crate) fn start_with(extra: &[String]) -> SecondEngine {
         let dir = tempfile::Builder::new().prefix("repro-eng2-").tempdir().unwrap();
         let n = std::process::id() % 200 + 20;
         let bridge = format!("reprofl{n}");
@@ -69,7 +74,11 @@ impl SecondEngine {
                 "--ip-masq=false",
                 "--storage-driver",
                 "vfs",
+                // Containers run `sleep` as PID 1, which ignores SIGTERM: stopping waits this long.
+                "--shutdown-timeout",
+                "2",
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(d.join("dockerd.log")).unwrap())
             .spawn()
@@ -85,6 +94,28 @@ impl SecondEngine {
             std::thread::sleep(Duration::from_millis(300));
         }
         engine
+    }
+
+    /// Stops dockerd (SIGTERM to its pid) and waits until it has exited; its containers stop
+    /// with it.
+    pub(crate) fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pid = child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                let _ = child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     pub(crate) fn url(&self) -> String {
@@ -107,22 +138,7 @@ impl SecondEngine {
 
 impl Drop for SecondEngine {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pid = child.id().to_string();
-            let _ = Command::new("kill").args(["-TERM", &pid]).status();
-            let started = Instant::now();
-            loop {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                if started.elapsed() > Duration::from_secs(30) {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        }
+        self.stop();
         let _ = Command::new("ip").args(["link", "del", &self.bridge]).status();
         // vfs layers can hold read-only folders; the exec root may hold mounts.
         let _ = Command::new("umount")
@@ -164,21 +180,31 @@ pub(crate) fn fleet_containers(url: &str) -> usize {
     })
 }
 
-fn project(name: &str) -> String {
+pub(crate) fn project(name: &str) -> String {
     repo_root().join("test-projects").join(name).display().to_string()
 }
 
 /// The expected verdict of a test project, from its expected.toml.
-fn expected(name: &str) -> String {
+pub(crate) fn expected(name: &str) -> String {
     let text =
         std::fs::read_to_string(repo_root().join("test-projects").join(name).join("expected.toml")).unwrap();
     let v: toml::Value = toml::from_str(&text).unwrap();
     v["verdict"].as_str().unwrap().to_string()
 }
 
-pub(crate) const PROJECTS: [&str; 4] = ["c-make-ok", "archive-mtime", "shell-tar-ok", "hostname"];
+/// The batch of the bar: 8 bundled test-projects, all on the default builder image.
+pub(crate) const PROJECTS: [&str; 8] = [
+    "c-make-ok",
+    "archive-mtime",
+    "shell-tar-ok",
+    "hostname",
+    "user",
+    "umask",
+    "timezone",
+    "file-order",
+];
 
-fn fleet_run(db: &str, engines: &[String], jobs: &[String]) -> Command {
+pub(crate) fn fleet_run(db: &str, engines: &[String], jobs: &[String]) -> Command {
     let mut c = repro();
     c.args([
         "fleet",

@@ -12,6 +12,8 @@ mod cli_check;
 mod dependencies;
 mod docker_backend;
 mod fleet;
+mod fleet_engines;
+mod fleet_ssh;
 mod image;
 mod real_projects;
 mod rebuild;
