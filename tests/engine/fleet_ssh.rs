@@ -1,8 +1,9 @@
 //! A fleet engine reached over `ssh://` (bollard's SSH transport: the system `ssh` client, and
 //! `docker system dial-stdio` on the far side), against an `sshd` (Debian's `openssh-server`) this
-//! test starts on a port of its own. The coordinator runs in a mount namespace of its own where
-//! `/root/.ssh` is the test's folder (ssh reads its config from the passwd home, not `$HOME`), so
-//! the machine's ssh configuration and known hosts are never touched.
+//! test starts on a port of its own. The coordinator finds an `ssh` first on its PATH that is the
+//! system client with the test's config file (`-F`; ssh reads its default config from the passwd
+//! home, not `$HOME`), so the machine's ssh configuration and known hosts are never read or
+//! touched, and nothing is asked of the machine (no `~/.ssh` folder, no mount namespace).
 
 use crate::common;
 use crate::fleet::{fleet_containers, project, status};
@@ -86,11 +87,22 @@ fn a_job_runs_on_an_engine_reached_over_ssh() {
         .unwrap()
         .port();
     let _sshd = start_sshd(work.path(), port);
-    // The ssh client's configuration as the coordinator will see it at /root/.ssh.
-    let dotssh = work.path().join("dotssh");
-    std::fs::create_dir(&dotssh).unwrap();
+    // The ssh client the coordinator runs: the system one with the test's configuration.
+    let bin = work.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let ssh_config = work.path().join("ssh_config");
+    let wrapper = bin.join("ssh");
     std::fs::write(
-        dotssh.join("config"),
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec /usr/bin/ssh -F {} \"$@\"\n",
+            ssh_config.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(
+        &ssh_config,
         format!(
             "Host repro-fleet-test\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {d}/client_key\n  \
              IdentitiesOnly yes\n  UserKnownHostsFile {d}/known_hosts\n",
@@ -100,12 +112,10 @@ fn a_job_runs_on_an_engine_reached_over_ssh() {
     .unwrap();
     let db = format!("sqlite://{}", work.path().join("fleet.sqlite").display());
     let url = "ssh://repro-fleet-test";
-    let out = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
-        .arg("mount --bind \"$0\" /root/.ssh && exec \"$@\"")
-        .arg(&dotssh)
-        .arg(env!("CARGO_BIN_EXE_repro"))
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let out = Command::new(env!("CARGO_BIN_EXE_repro"))
         .args(["fleet", "run", "--db", &db, "--no-isolate", "--engine", url])
+        .env("PATH", path)
         .arg(project("c-make-ok"))
         // Where the ssh client's control sockets go (openssh's state folder).
         .env("XDG_STATE_HOME", work.path().join("state"))
