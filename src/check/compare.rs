@@ -46,6 +46,7 @@ impl Prepared {
             isolation: None,
             build_findings,
             notes: self.notes.clone(),
+            source: self.source.clone(),
             dependency_phase: self.dependency_phase.clone(),
             dependencies: self.dependencies.clone(),
             elapsed_ms: self.started.elapsed().as_millis() as u64,

@@ -27,7 +27,7 @@ pub use deps::{
 pub use error::CheckError;
 pub use model::{
     ArtifactMeta, ArtifactReport, BuildFinding, CheckReport, IsolationSummary, RunDifference, RunRecord,
-    Verdict,
+    SourceStatus, Verdict,
 };
 pub use prepare::{Prepared, Target, prepare};
 pub use run::FinishedRun;

@@ -17,6 +17,15 @@ pub enum Verdict {
     NotReproducible,
 }
 
+/// The checkout a working-tree build was made from, and how its files differ from the commit.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceStatus {
+    /// `HEAD`'s commit.
+    pub commit: String,
+    /// Every file that is not as the commit has it (empty: the builds got exactly the commit).
+    pub uncommitted: Vec<crate::source::SourceChange>,
+}
+
 /// One run as the report shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunRecord {
@@ -117,6 +126,10 @@ pub struct CheckReport {
     /// How culprit isolation went (absent when it did not run).
     pub isolation: Option<IsolationSummary>,
     pub notes: Vec<String>,
+    /// The git checkout the builds were made from, when they were made from a working tree
+    /// in one (absent otherwise, and when the commit's own tree was built).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceStatus>,
     /// What the dependency step did, per ecosystem (absent when the project uses none).
     pub dependency_phase: Option<super::DependencyPhase>,
     /// Every dependency the builds got, each identified by its sha256.

@@ -149,6 +149,8 @@ pub struct Prepared {
     pub dependencies: Vec<crate::deps::Dependency>,
     /// What the report should say about how the check was made.
     pub notes: Vec<String>,
+    /// The checkout of a working-tree build and its differences from the commit.
+    pub source: Option<super::SourceStatus>,
     pub(super) runner: Runner,
     pub(super) opts: CheckOptions,
     pub(super) started: std::time::Instant,
@@ -257,10 +259,13 @@ pub async fn prepare(
         ));
     }
     notes.extend(provided.notes);
-    match &target.commit_tree {
-        Some(tree) => notes.extend(tree.notes()),
-        None => notes.extend(work_tree_note(&target.dir)),
-    }
+    let source = match &target.commit_tree {
+        Some(tree) => {
+            notes.extend(tree.notes());
+            None
+        }
+        None => work_tree_status(&target.dir),
+    };
     if target.build.with_git {
         notes.push(
             "the build got a standalone copy of the repository's history as .git (at the \
@@ -288,34 +293,23 @@ pub async fn prepare(
         dependency_phase: (!provided.phase.ecosystems.is_empty()).then_some(provided.phase),
         dependencies: provided.dependencies,
         notes,
+        source,
         runner,
         opts: opts.clone(),
         started,
     })
 }
 
-/// When the folder is in a git checkout whose files differ from its commit (modified, untracked
-/// and not ignored, or flagged skip-worktree/assume-unchanged and changed): what the builds got
-/// is not the commit, and the report says so.
-fn work_tree_note(dir: &Path) -> Option<String> {
+/// When the folder is in a git checkout: its commit and the files that differ from it
+/// (modified, untracked and not ignored, flagged skip-worktree/assume-unchanged and changed,
+/// or left out by a sparse checkout), since the builds get the working tree as it is.
+fn work_tree_status(dir: &Path) -> Option<super::SourceStatus> {
     let checkout = source::Checkout::open(dir).ok()?;
-    let changes = checkout.changes(&checkout.subdir).ok()?;
-    if changes.is_empty() {
-        return None;
-    }
-    let shown: Vec<&str> = changes.iter().take(10).map(String::as_str).collect();
-    let more = changes.len() - shown.len();
-    Some(format!(
-        "the working tree differs from commit {} in {} file(s), and the builds got it as it is: {}{}",
-        checkout.commit,
-        changes.len(),
-        shown.join("; "),
-        if more > 0 {
-            format!("; and {more} more")
-        } else {
-            String::new()
-        }
-    ))
+    let uncommitted = checkout.changes(&checkout.subdir).ok()?;
+    Some(super::SourceStatus {
+        commit: checkout.commit,
+        uncommitted,
+    })
 }
 
 /// The project's cargo config file that sets rustflags, if any.
@@ -338,20 +332,29 @@ mod tests {
     #[test]
     fn says_when_the_work_tree_is_not_its_commit() {
         let d = tempfile::tempdir().unwrap();
-        assert_eq!(work_tree_note(d.path()), None, "not a checkout");
+        assert!(work_tree_status(d.path()).is_none(), "not a checkout");
         crate::source::commit::tests::sh(
             d.path(),
             "git init -q . && echo a > a && echo b > b && echo 'ign*' > .gitignore && git add -A \
              && git commit -qm one && git update-index --skip-worktree a",
         );
-        assert_eq!(work_tree_note(d.path()), None, "clean");
+        let clean = work_tree_status(d.path()).unwrap();
+        assert!(clean.uncommitted.is_empty(), "clean: {clean:?}");
+        assert_eq!(clean.commit.len(), 40);
         crate::source::commit::tests::sh(d.path(), "echo evil > a && echo x > ignored && echo y > new");
-        let note = work_tree_note(d.path()).unwrap();
-        assert!(
-            note.contains("in 2 file(s)") && note.contains("S a (skip-worktree"),
-            "{note}"
+        let status = work_tree_status(d.path()).unwrap();
+        let got: Vec<(&str, crate::source::ChangeKind)> = status
+            .uncommitted
+            .iter()
+            .map(|c| (c.path.as_str(), c.change))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("new", crate::source::ChangeKind::Untracked),
+                ("a", crate::source::ChangeKind::HiddenSkipWorktree)
+            ]
         );
-        assert!(note.contains("?? new") && !note.contains("ignored"), "{note}");
     }
 
     #[test]

@@ -411,14 +411,22 @@ pub async fn build(
     progress: Arc<dyn Progress>,
 ) -> Result<BuildRecord, RebuildError> {
     let checkout = Checkout::open(&opts.dir)?;
-    let changes = checkout.changes(&checkout.subdir)?;
+    let all_changes = checkout.changes(&checkout.subdir)?;
+    let dirty = all_changes.iter().any(|c| c.change.is_modification());
     if !allow_dirty {
         checkout.require_clean(&checkout.subdir)?;
     }
+    // Built as it is, the working tree lacks what a sparse checkout leaves out: recorded too.
+    let changes: Vec<String> = if dirty {
+        all_changes.iter().map(ToString::to_string).collect()
+    } else {
+        Vec::new()
+    };
     let started = now();
     // A checkout that differs from its commit is built as it is only when asked, and the
-    // provenance then says so; otherwise the commit's own tree is built.
-    let target = if changes.is_empty() {
+    // provenance then says so; otherwise the commit's own tree is built (a sparse checkout's
+    // absent files come from the commit's objects like the rest).
+    let target = if !dirty {
         let tree = crate::source::read_commit_tree(&checkout.root, &checkout.commit, &checkout.subdir, None)?;
         Target::project_commit(&opts, &opts.dir, tree)?
     } else {
@@ -429,6 +437,14 @@ pub async fn build(
     let finished = prepared.run(&control).await?;
     let mut report = prepared.compare(prepared.collect(&finished)?);
     report.notes.extend(checkout.uri_note());
+    let sparse = all_changes.len() - all_changes.iter().filter(|c| c.change.is_modification()).count();
+    if !dirty && sparse > 0 {
+        report.notes.push(format!(
+            "the checkout is sparse: {sparse} file(s) of commit {} are not on disk, and the build \
+             got them from the commit's objects",
+            checkout.commit
+        ));
+    }
     if !changes.is_empty() {
         report.notes.push(format!(
             "--allow-dirty: the working tree was built, not commit {}; the provenance records the \

@@ -146,6 +146,16 @@ pub fn text(r: &CheckReport, opts: TextOptions) -> String {
     for note in &r.notes {
         let _ = writeln!(out, "  {} {}", paint(YELLOW, "note:"), shown(note));
     }
+    if let Some(headline) = source_headline(r) {
+        let _ = writeln!(out, "  {} {headline}", paint(YELLOW, "source:"));
+        let listed = if opts.verbose { usize::MAX } else { SOURCE_LISTED };
+        for c in r.source.iter().flat_map(|s| s.uncommitted.iter().take(listed)) {
+            let _ = writeln!(out, "    {:<23} {}", c.change.name(), shown(&c.path));
+        }
+        if let Some(more) = source_more(r, listed) {
+            let _ = writeln!(out, "    {more}");
+        }
+    }
     for f in &r.build_findings {
         let _ = writeln!(
             out,
@@ -399,7 +409,48 @@ pub fn markdown(r: &CheckReport) -> String {
     for note in &r.notes {
         let _ = writeln!(out, "\n> note: {}", md(note));
     }
+    if let Some(headline) = source_headline(r) {
+        let listed: Vec<String> = r
+            .source
+            .iter()
+            .flat_map(|s| s.uncommitted.iter().take(SOURCE_LISTED))
+            .map(|c| format!("{} {}", c.change.name(), code(&c.path, true)))
+            .collect();
+        let more = source_more(r, SOURCE_LISTED)
+            .map(|m| format!("; {m}"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "\n> source: {}: {}{more}", md(&headline), listed.join(", "));
+    }
     out
+}
+
+/// How many differing source files the text and Markdown reports list (`-v`: all).
+const SOURCE_LISTED: usize = 10;
+
+/// The line that says the builds got a working tree that is not its commit, when they did.
+pub(crate) fn source_headline(r: &CheckReport) -> Option<String> {
+    let s = r.source.as_ref().filter(|s| !s.uncommitted.is_empty())?;
+    let sparse = s
+        .uncommitted
+        .iter()
+        .filter(|c| !c.change.is_modification())
+        .count();
+    let modified = s.uncommitted.len() - sparse;
+    let what = match (modified, sparse) {
+        (m, 0) => format!("{m} file(s) differ from"),
+        (0, s) => format!("{s} file(s) of the sparse checkout are absent from"),
+        (m, s) => format!("{m} file(s) differ from, and {s} absent (sparse checkout) from,"),
+    };
+    Some(format!(
+        "the builds got the working tree as it is: {what} commit {}",
+        s.commit
+    ))
+}
+
+/// "… and N more" past the first `listed` differing source files.
+fn source_more(r: &CheckReport, listed: usize) -> Option<String> {
+    let total = r.source.as_ref().map_or(0, |s| s.uncommitted.len());
+    (total > listed).then(|| format!("… and {} more (-v or the JSON report lists all)", total - listed))
 }
 
 #[cfg(test)]

@@ -194,6 +194,13 @@ pub(crate) fn check_report() -> CheckReport {
             duration_ms: 2_400,
         }),
         notes: vec!["a <note>".into()],
+        source: Some(crate::check::SourceStatus {
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            uncommitted: vec![
+                crate::source::SourceChange::from_status(b" M", b"src/main.c"),
+                crate::source::SourceChange::from_status(b"??", b"new` **x** \xff<b>"),
+            ],
+        }),
         dependency_phase: None,
         dependencies: Vec::new(),
         elapsed_ms: 4200,

@@ -100,122 +100,13 @@ impl Checkout {
         })
     }
 
-    /// Files under `subdir` that differ from the commit: modified, staged, deleted or untracked
-    /// (not ignored), as `git status --porcelain` lists them. A build of a checkout with any of
-    /// these is not a build of the commit.
-    pub fn changes(&self, subdir: &str) -> Result<Vec<String>, CheckoutError> {
-        let pathspec = if subdir.is_empty() { "." } else { subdir };
-        let out = super::git_command()
-            .arg("-C")
-            .arg(&self.root)
-            .args(["status", "--porcelain", "--untracked-files=all", "--", pathspec])
-            .output()
-            .map_err(|e| CheckoutError {
-                message: format!("cannot run git in {}: {e}", self.root.display()),
-                hint: None,
-            })?;
-        if !out.status.success() {
-            return Err(CheckoutError {
-                message: format!(
-                    "git status failed in {}: {}",
-                    self.root.display(),
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-                hint: None,
-            });
-        }
-        let mut changes: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(str::to_string)
-            .collect();
-        changes.extend(self.hidden_changes(pathspec)?);
-        Ok(changes)
-    }
-
-    /// Files flagged skip-worktree or assume-unchanged (which `git status` does not look at)
-    /// whose content, link target or mode on disk is not the index's, as `S path` (skip-worktree)
-    /// or `h path` (assume-unchanged) with why.
-    fn hidden_changes(&self, pathspec: &str) -> Result<Vec<String>, CheckoutError> {
-        let fail = |what: String| CheckoutError {
-            message: format!("{what} in {}", self.root.display()),
-            hint: None,
-        };
-        let run = |args: &[&str], input: Option<Vec<u8>>| -> Result<Vec<u8>, CheckoutError> {
-            let mut c = super::git_command();
-            c.arg("-C").arg(&self.root).env("GIT_LITERAL_PATHSPECS", "1");
-            super::git_output(c, args, input).map_err(fail)
-        };
-        let listing = run(&["ls-files", "-v", "-s", "-z", "--", pathspec], None)?;
-        // (tag, mode, index blob, path) of the flagged files.
-        let mut flagged = Vec::new();
-        for record in listing.split(|&b| b == 0).filter(|r| !r.is_empty()) {
-            let Some(tab) = record.iter().position(|&b| b == b'\t') else {
-                continue;
-            };
-            let meta = String::from_utf8_lossy(&record[..tab]).into_owned();
-            let path = &record[tab + 1..];
-            let mut fields = meta.split(' ');
-            let (Some(tag), Some(mode), Some(oid)) = (fields.next(), fields.next(), fields.next()) else {
-                continue;
-            };
-            let hidden = tag == "S" || tag.chars().all(|c| c.is_ascii_lowercase());
-            if hidden && mode != "160000" {
-                flagged.push((tag.to_string(), mode.to_string(), oid.to_string(), path.to_vec()));
-            }
-        }
-        let mut changes = Vec::new();
-        for (tag, mode, oid, path) in flagged {
-            use std::os::unix::ffi::OsStrExt;
-            use std::os::unix::fs::PermissionsExt;
-            let full = self.root.join(std::ffi::OsStr::from_bytes(&path));
-            let kind = if tag == "S" {
-                "skip-worktree"
-            } else {
-                "assume-unchanged"
-            };
-            let shown = crate::escape::name(&path);
-            let why = match std::fs::symlink_metadata(&full) {
-                Err(_) => Some("missing on disk"),
-                Ok(m) => {
-                    let disk_mode = if m.file_type().is_symlink() {
-                        "120000"
-                    } else if m.permissions().mode() & 0o111 != 0 {
-                        "100755"
-                    } else {
-                        "100644"
-                    };
-                    let content = if m.file_type().is_symlink() {
-                        std::fs::read_link(&full).map(|t| t.as_os_str().as_bytes().to_vec())
-                    } else {
-                        std::fs::read(&full)
-                    }
-                    .map_err(|e| fail(format!("cannot read {}: {e}", full.display())))?;
-                    let path_arg = format!("--path={}", String::from_utf8_lossy(&path));
-                    let hashed = run(&["hash-object", &path_arg, "--stdin"], Some(content))?;
-                    if disk_mode != mode {
-                        Some("its mode differs from the commit's")
-                    } else if String::from_utf8_lossy(&hashed).trim() != oid {
-                        Some("its content differs from the commit's")
-                    } else {
-                        None
-                    }
-                }
-            };
-            if let Some(why) = why {
-                changes.push(format!("{tag} {shown} ({kind}, hidden from git status: {why})"));
-            }
-        }
-        Ok(changes)
-    }
-
     /// Refuses a checkout whose files under `subdir` are not exactly its commit's.
     pub fn require_clean(&self, subdir: &str) -> Result<(), CheckoutError> {
-        let changes = self.changes(subdir)?;
+        let changes = self.modifications(subdir)?;
         if changes.is_empty() {
             return Ok(());
         }
-        let shown: Vec<&str> = changes.iter().take(10).map(String::as_str).collect();
+        let shown: Vec<String> = changes.iter().take(10).map(ToString::to_string).collect();
         let more = changes.len().saturating_sub(shown.len());
         Err(CheckoutError {
             message: format!(
@@ -329,7 +220,11 @@ mod tests {
         );
         let changes = c.changes("p").unwrap();
         assert_eq!(changes.len(), 4, "{changes:?}");
-        let all = changes.join("\n");
+        let all = changes
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n");
         for expect in [
             "S p/a (skip-worktree, hidden from git status: its content differs",
             "h p/b (assume-unchanged, hidden from git status: its mode differs",

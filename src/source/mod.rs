@@ -3,9 +3,11 @@
 //! standalone `.git` for builds that read their history), and the git checkout (`git`) a
 //! recorded build names.
 
+pub mod changes;
 pub mod commit;
 pub mod git;
 
+pub use changes::{ChangeKind, SourceChange};
 pub use commit::{CommitTree, read_commit_tree};
 pub use git::{Checkout, CheckoutError};
 

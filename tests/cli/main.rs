@@ -8,6 +8,7 @@ mod common;
 mod shared_fixtures;
 
 mod attest;
+mod check_source;
 mod cli_diff;
 mod cli_keys;
 mod cosign_key;

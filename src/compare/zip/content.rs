@@ -104,10 +104,15 @@ pub(super) fn compare(cx: &Context<'_>, name: &str, a: Side<'_>, b: Side<'_>) ->
         return over_budget(cx, name, (sa, sb), e);
     }
     let (ha, hb) = (a.handle, b.handle);
+    let stop = || cx.out_of_time();
     let (ra, rb) = rayon::join(
-        || Archive::decompress(ha, ea, limit),
-        || Archive::decompress(hb, eb, limit),
+        || Archive::decompress(ha, ea, limit, &stop),
+        || Archive::decompress(hb, eb, limit, &stop),
     );
+    // Past the time budget, what was decoded in flight is not compared further either.
+    if let Err(e) = cx.check_time() {
+        return over_budget(cx, name, (sa, sb), e);
+    }
     // The declared size is only a hint: whatever came out beyond it counts too.
     let beyond = |r: &Result<Vec<u8>, String>, e: &Entry| {
         r.as_ref().map_or(0, |v| (v.len() as u64).saturating_sub(e.size))

@@ -95,6 +95,22 @@ pub(super) fn check_body(r: &CheckReport, limits: &Limits, embedded: bool) -> St
         }
         body.push_str("</ul>\n");
     }
+    if let (Some(headline), Some(source)) = (crate::report::check::source_headline(r), &r.source) {
+        let _ = writeln!(
+            body,
+            "<h3>Source</h3>\n<p id=\"source\">{}</p>\n<ul class=\"notes\">",
+            clipped(&headline, max)
+        );
+        for c in &source.uncommitted {
+            let _ = writeln!(
+                body,
+                "<li>{} <span class=\"mono\">{}</span></li>",
+                c.change.name(),
+                clipped(&c.path, max)
+            );
+        }
+        body.push_str("</ul>\n");
+    }
     body.push_str("</section>\n");
     runs(&mut body, r, max);
     artifacts(&mut body, r, max);

@@ -283,6 +283,14 @@ fn check_page_leads_with_verdict_culprits_and_findings() {
     let runs = page.find("id=\"runs\"").expect("runs");
     let tree = page.find("<details class=\"node\"").expect("tree");
     assert!(verdict < culprits && culprits < findings && findings < runs && runs < tree);
+    let source = page
+        .find("id=\"source\"")
+        .expect("the working tree's differences");
+    assert!(source < runs);
+    assert!(
+        page.contains("untracked <span class=\"mono\">new` **x** \\xff&lt;b&gt;</span>"),
+        "source paths escaped"
+    );
     assert!(page.contains("UNISOLATED"), "the local backend is called out");
     assert!(
         !page.contains("UNPINNED"),
