@@ -584,11 +584,20 @@ async fn exec(
             }
         }
     }
-    let state = docker
-        .inspect_exec(&created.id)
-        .await
-        .map_err(RunError::engine("follow a command in the build container"))?;
-    Ok(state.exit_code.unwrap_or(-1))
+    // The output can end a moment before the engine records the exit (seen under load): wait
+    // for the exit code rather than reading none.
+    let settled = Instant::now();
+    loop {
+        let state = docker
+            .inspect_exec(&created.id)
+            .await
+            .map_err(RunError::engine("follow a command in the build container"))?;
+        match state.exit_code {
+            Some(code) if state.running != Some(true) => return Ok(code),
+            _ if settled.elapsed() > Duration::from_secs(30) => return Ok(state.exit_code.unwrap_or(-1)),
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 /// The build log as it arrives: into the log file, the last lines, and `-v`'s live view.
