@@ -20,6 +20,7 @@ pub mod rebuild;
 pub mod recipe;
 pub mod report;
 pub mod runner;
+pub(crate) mod scratch;
 #[cfg(test)]
 mod shared_fixtures;
 pub mod sigstore;

@@ -175,12 +175,8 @@ pub async fn prepare(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
-    let work = Work(
-        tempfile::Builder::new()
-            .prefix("repro-check-")
-            .tempdir()
-            .map_err(CheckError::io("creating a scratch directory"))?,
-    );
+    let work =
+        Work(crate::scratch::tempdir("check").map_err(CheckError::io("creating a scratch directory"))?);
     let image = backend
         .preflight(&target.image, opts.allow_unpinned, progress.clone())
         .await?;

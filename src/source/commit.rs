@@ -285,11 +285,9 @@ pub fn read_commit_tree(
         .map_err(|_| SourceError::Git(format!("no commit time for {commit}")))?;
     let listing = git(root, &["ls-tree", "-r", "-t", "-z", "--full-tree", &tree])?;
     let lines = parse_ls_tree(&listing)?;
-    let mut builder = tempfile::Builder::new();
-    builder.prefix("repro-commit-");
     let scratch = match scratch_parent {
-        Some(p) => builder.tempdir_in(p),
-        None => builder.tempdir(),
+        Some(p) => tempfile::Builder::new().prefix("repro-commit-").tempdir_in(p),
+        None => crate::scratch::tempdir("commit"),
     }
     .map_err(|e| SourceError::Read {
         path: scratch_parent.map_or_else(std::env::temp_dir, Path::to_path_buf),
