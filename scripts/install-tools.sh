@@ -43,6 +43,9 @@ if ((tests)); then
   need docker-registry docker-registry
   # The sshd the fleet's ssh:// engine test starts on a port of its own.
   [ -x /usr/sbin/sshd ] || packages+=(openssh-server)
+  # The TLS engine test makes its CA and certificates with the openssl CLI; the npm and Go
+  # dependency tests serve their registries with python3's http.server.
+  need openssl openssl
   # Debian's python3 makes venvs only with python3-venv (it carries ensurepip).
   python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv)
 fi
