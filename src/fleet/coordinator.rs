@@ -434,6 +434,7 @@ impl Worker {
             .map(|_| ("attestation".to_string(), "(in the fleet store)".to_string()))
             .collect();
         let mut o = finished_check(report.check.clone());
+        o.timings = phases_of(&report.check);
         o.state = if report.passed() {
             JobState::Reproducible
         } else {
@@ -477,6 +478,21 @@ async fn check_job(
 }
 
 /// The outcome of a check that gave a verdict.
+/// The phases of a check that ran as a whole (a rebuild), from its report: the dependency
+/// phase, the longest run (they run side by side) and isolation. Comparing is not timed apart.
+fn phases_of(report: &CheckReport) -> Timings {
+    Timings {
+        fetch_ms: report.dependency_phase.as_ref().map(|p| p.elapsed_ms),
+        runs_ms: report
+            .runs
+            .iter()
+            .map(|r| r.duration_ms.saturating_add(r.overhead_ms))
+            .max(),
+        compare_ms: None,
+        isolation_ms: report.isolation.as_ref().map(|i| i.duration_ms),
+    }
+}
+
 fn finished_check(report: CheckReport) -> Outcome {
     let runs = report
         .runs
@@ -532,6 +548,20 @@ fn classify(e: &CheckError) -> (JobState, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rebuild_is_timed_by_phase_from_its_report() {
+        let mut report = crate::report::fixtures::check_report();
+        for (run, ms) in report.runs.iter_mut().zip([700u64, 900]) {
+            run.duration_ms = ms;
+            run.overhead_ms = 50;
+        }
+        let t = phases_of(&report);
+        assert_eq!(t.runs_ms, Some(950));
+        assert_eq!(t.compare_ms, None);
+        assert_eq!(t.isolation_ms, report.isolation.as_ref().map(|i| i.duration_ms));
+        assert_eq!(t.fetch_ms, report.dependency_phase.as_ref().map(|p| p.elapsed_ms));
+    }
 
     #[test]
     fn infrastructure_failures_are_unchecked_never_not_reproducible() {
