@@ -128,6 +128,21 @@ impl Backend for DockerBackend {
         let (engine, live) = (self.engine.clone(), self.live.clone());
         Box::pin(async move {
             let engine = engine.get_or_try_init(connect_engine).await?;
+            if let Some(mount) = req.mounts.first()
+                && !shares_host_files(engine.endpoint())
+            {
+                return Err(RunError::Unsupported {
+                    backend: "docker",
+                    what: format!(
+                        "mounting {} from this host on the engine at {}, another machine: the \
+                         dependency store and the fetch's folders reach builds as bind mounts, so \
+                         projects with dependencies need an engine on this host (unix:// or a \
+                         loopback tcp://)",
+                        mount.host.display(),
+                        engine.endpoint()
+                    ),
+                });
+            }
             run(engine.docker(), &live, req).await
         })
     }
@@ -215,6 +230,26 @@ pub fn lifetime_secs(timeout_secs: u64) -> u64 {
 
 /// Time allowed between creating a container and starting it (the upload).
 pub const UPLOAD_ALLOWANCE_SECS: u64 = 600;
+
+/// Whether the engine at `endpoint` sees this host's files at the same paths (bind mounts work):
+/// a local socket or a loopback address. `ssh://` and other hosts do not.
+fn shares_host_files(endpoint: &str) -> bool {
+    if endpoint.starts_with("unix://") || endpoint.starts_with('/') {
+        return true;
+    }
+    let Some(rest) = ["tcp://", "http://", "https://"]
+        .iter()
+        .find_map(|scheme| endpoint.strip_prefix(scheme))
+    else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
 
 /// Runs one build in a fresh container; the container is removed whatever happens.
 async fn run(docker: &Docker, live: &Mutex<HashSet<String>>, req: RunRequest) -> Result<RunResult, RunError> {
@@ -633,5 +668,35 @@ impl LogSink {
         }
         let _ = self.file.flush();
         std::mem::take(&mut self.tail).into_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_mounts_are_for_engines_on_this_host() {
+        for local in [
+            "unix:///var/run/docker.sock",
+            "/run/docker.sock",
+            "tcp://127.0.0.1:2376",
+            "tcp://localhost:2375",
+            "https://127.0.0.2:2376",
+            "tcp://[::1]:2376",
+        ] {
+            assert!(shares_host_files(local), "{local}");
+        }
+        for remote in [
+            "tcp://10.0.0.5:2376",
+            "tcp://builder2.example:2376",
+            "ssh://builder@host",
+            "ssh://127.0.0.1",
+            "tcp://[2001:db8::1]:2376",
+            "npipe:////./pipe/docker_engine",
+            "",
+        ] {
+            assert!(!shares_host_files(remote), "{remote}");
+        }
     }
 }
