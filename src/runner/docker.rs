@@ -128,22 +128,22 @@ impl Backend for DockerBackend {
         let (engine, live) = (self.engine.clone(), self.live.clone());
         Box::pin(async move {
             let engine = engine.get_or_try_init(connect_engine).await?;
-            if let Some(mount) = req.mounts.first()
-                && !shares_host_files(engine.endpoint())
+            let bind = shares_host_files(engine.endpoint());
+            if let Some(mount) = req.mounts.iter().find(|m| !m.read_only)
+                && !bind
             {
                 return Err(RunError::Unsupported {
                     backend: "docker",
                     what: format!(
-                        "mounting {} from this host on the engine at {}, another machine: the \
-                         dependency store and the fetch's folders reach builds as bind mounts, so \
-                         projects with dependencies need an engine on this host (unix:// or a \
-                         loopback tcp://)",
+                        "a writable folder of this host ({}) on the engine at {}, another machine: \
+                         the dependency fetch needs an engine on this host (unix:// or a loopback \
+                         tcp://); once the store has the entry, builds run on any engine",
                         mount.host.display(),
                         engine.endpoint()
                     ),
                 });
             }
-            run(engine.docker(), &live, req).await
+            run(engine.docker(), &live, req, bind).await
         })
     }
 
@@ -252,7 +252,14 @@ fn shares_host_files(endpoint: &str) -> bool {
 }
 
 /// Runs one build in a fresh container; the container is removed whatever happens.
-async fn run(docker: &Docker, live: &Mutex<HashSet<String>>, req: RunRequest) -> Result<RunResult, RunError> {
+/// `bind`: the engine sees this host's files, and mounts are bind mounts; else read-only ones
+/// are uploaded into the container before it starts (writable ones were refused before).
+async fn run(
+    docker: &Docker,
+    live: &Mutex<HashSet<String>>,
+    req: RunRequest,
+    bind: bool,
+) -> Result<RunResult, RunError> {
     let name = format!("repro-{}-{}", req.check_id, req.spec.label.to_ascii_lowercase());
     let created = docker
         .create_container(
@@ -260,13 +267,13 @@ async fn run(docker: &Docker, live: &Mutex<HashSet<String>>, req: RunRequest) ->
                 name: Some(name.clone()),
                 ..Default::default()
             }),
-            container_config(&req, unix_now()),
+            container_config(&req, unix_now(), bind),
         )
         .await
         .map_err(RunError::engine(format!("create container {name}")))?;
     let id = created.id;
     lock(live).insert(id.clone());
-    let result = run_in(docker, &id, &req).await;
+    let result = run_in(docker, &id, &req, bind).await;
     remove(docker, &id).await;
     lock(live).remove(&id);
     result
@@ -274,7 +281,7 @@ async fn run(docker: &Docker, live: &Mutex<HashSet<String>>, req: RunRequest) ->
 
 /// The container: its main process only waits out the container's lifetime, so the engine
 /// stops it by then even when repro is gone; the build runs in it through `exec`.
-fn container_config(req: &RunRequest, now: i64) -> ContainerCreateBody {
+fn container_config(req: &RunRequest, now: i64, bind: bool) -> ContainerCreateBody {
     let spec = &req.spec;
     let lifetime = lifetime_secs(spec.timeout_secs);
     let cmd = vec![
@@ -298,7 +305,7 @@ fn container_config(req: &RunRequest, now: i64) -> ContainerCreateBody {
         cpuset_cpus: spec.cpuset.clone(),
         tmpfs: Some(limits::tmpfs(spec)),
         init: Some(true),
-        mounts: (!req.mounts.is_empty()).then(|| {
+        mounts: (bind && !req.mounts.is_empty()).then(|| {
             req.mounts
                 .iter()
                 .map(|m| EngineMount {
@@ -382,6 +389,30 @@ async fn upload(docker: &Docker, id: &str, archive: &Path) -> Result<(), RunErro
         .map_err(RunError::engine("accept the build's files"))
 }
 
+/// The read-only mounts as one archive to upload at `/`, for an engine that cannot see this
+/// host's files: every entry owned by root with plain modes (0644/0755), so the build user can
+/// read and not change them, as with a read-only mount. Symlinks are kept, never followed.
+fn write_mounts_tar(mounts: &[super::Mount], path: &Path) -> Result<(), RunError> {
+    let file = std::fs::File::create(path).map_err(RunError::io(format!("creating {}", path.display())))?;
+    let mut tar = tar::Builder::new(std::io::BufWriter::new(file));
+    tar.mode(tar::HeaderMode::Deterministic);
+    tar.follow_symlinks(false);
+    for m in mounts {
+        let target = m.target.trim_start_matches('/');
+        let io = RunError::io(format!("packing {} for {}", m.host.display(), m.target));
+        let meta = std::fs::symlink_metadata(&m.host)
+            .map_err(RunError::io(format!("reading {}", m.host.display())))?;
+        if meta.is_dir() {
+            tar.append_dir_all(target, &m.host).map_err(io)?;
+        } else {
+            tar.append_path_with_name(&m.host, target).map_err(io)?;
+        }
+    }
+    tar.into_inner()
+        .and_then(|mut w| std::io::Write::flush(&mut w))
+        .map_err(RunError::io(format!("writing {}", path.display())))
+}
+
 /// A file as a stream of byte chunks (what the upload endpoint takes).
 fn tokio_util_stream(
     file: tokio::fs::File,
@@ -400,7 +431,7 @@ fn tokio_util_stream(
     })
 }
 
-async fn run_in(docker: &Docker, id: &str, req: &RunRequest) -> Result<RunResult, RunError> {
+async fn run_in(docker: &Docker, id: &str, req: &RunRequest, bind: bool) -> Result<RunResult, RunError> {
     let started = Instant::now();
     let spec = &req.spec;
     let passwd = read_file_from(docker, id, "/etc/passwd").await?;
@@ -415,6 +446,12 @@ async fn run_in(docker: &Docker, id: &str, req: &RunRequest) -> Result<RunResult
     }
     upload(docker, id, &upload_path).await?;
     let _ = std::fs::remove_file(&upload_path);
+    if !bind && !req.mounts.is_empty() {
+        let mounts_path = req.work.join("mounts.tar");
+        write_mounts_tar(&req.mounts, &mounts_path)?;
+        upload(docker, id, &mounts_path).await?;
+        let _ = std::fs::remove_file(&mounts_path);
+    }
     let inspect = docker
         .inspect_container(id, None)
         .await

@@ -14,7 +14,7 @@ use serde_json::Value;
 const ITOA_SHA256: &str = "49f1f14873335454500d59611f1cf4a4b0f786f9ac11f4312a78e4cf2566695b";
 
 /// A git repository with a one-dependency binary crate in `proj/`, without a Cargo.lock.
-fn crate_repository(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn crate_repository(dir: &Path) -> std::path::PathBuf {
     let proj = dir.join("repo/proj");
     std::fs::create_dir_all(proj.join("src")).unwrap();
     std::fs::write(
@@ -33,7 +33,7 @@ fn crate_repository(dir: &Path) -> std::path::PathBuf {
 }
 
 /// [`json_check`] with variables in repro's environment (registries the test serves).
-fn json_check_env(proj: &Path, store: &Path, env: &[(&str, &str)]) -> Value {
+pub(crate) fn json_check_env(proj: &Path, store: &Path, env: &[(&str, &str)]) -> Value {
     let out = common::repro()
         .envs(env.iter().copied())
         .args(["check", &proj.display().to_string(), "--no-isolate"])

@@ -326,3 +326,38 @@ fn an_engine_over_tls_pulls_the_builder_image_by_digest_from_a_registry() {
     assert!(plain.is_err(), "the engine answered without TLS");
     drop(second);
 }
+
+/// An engine of "another machine" (a second engine reached at a non-loopback address, so repro
+/// cannot assume it sees this host's files): a crate whose dependencies are in the store builds
+/// there, the store entry uploaded into each container instead of bind-mounted.
+#[test]
+fn dependencies_from_the_store_reach_an_engine_on_another_machine() {
+    if common::skip_engine_test() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let proj = crate::dependencies::crate_repository(d.path());
+    let store = d.path().join("store");
+    // The fetch runs here, on the machine's engine (it needs the registry and a writable folder).
+    let local = crate::dependencies::json_check_env(&proj, &store, &[]);
+    assert_eq!(local["dependency_phase"]["ecosystems"][0]["source"], "fetched");
+    // The second engine listens on its bridge's address, not a loopback one.
+    let n = std::process::id() % 200 + 20;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("tcp://10.213.{n}.1:{port}");
+    let engine = SecondEngine::start_with(&["-H".to_string(), url.clone()]);
+    let remote = crate::dependencies::json_check_env(&proj, &store, &[("DOCKER_HOST", url.as_str())]);
+    assert_eq!(remote["verdict"], "reproducible", "{remote:#}");
+    assert_eq!(remote["dependency_phase"]["ecosystems"][0]["source"], "store");
+    assert_eq!(remote["dependencies"], local["dependencies"]);
+    for run in remote["runs"].as_array().unwrap() {
+        assert_eq!(run["spec"]["network"], false);
+        // Nothing of this host was mounted into the container.
+        assert!(!run.to_string().contains(&store.display().to_string()), "{run:#}");
+    }
+    drop(engine);
+}
