@@ -119,6 +119,17 @@ fn remove_containers_of(pid: u32) {
     }
 }
 
+/// The scratch folders of the check whose process id is `pid`.
+fn scratch_of(pid: u32) -> Vec<std::path::PathBuf> {
+    let prefix = format!("repro-check-{pid}-");
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect()
+}
+
 #[test]
 fn a_sigkilled_repro_leaves_no_container_running_past_its_deadline() {
     if common::skip_engine_test() {
@@ -146,6 +157,8 @@ fn a_sigkilled_repro_leaves_no_container_running_past_its_deadline() {
     assert!(labels.contains_key(docker::LABEL_DEADLINE), "{labels:?}");
     // On a slow machine the 4 s timeout may have ended the check before the kill.
     let killed_running = child.try_wait().unwrap().is_none();
+    // Its scratch folder, while it runs (after the kill, any other check may sweep it).
+    let had_scratch = scratch_of(pid).len() == 1;
     child.kill().unwrap();
     child.wait().unwrap();
     let killed = Instant::now();
@@ -164,19 +177,10 @@ fn a_sigkilled_repro_leaves_no_container_running_past_its_deadline() {
     // Stopped, they are leftovers the next preflight removes.
     remove_containers_of(pid);
     // Its scratch folder stayed (nothing ran to remove it); the next check removes it.
-    let scratch_of = |pid: u32| -> Vec<std::path::PathBuf> {
-        let prefix = format!("repro-check-{pid}-");
-        std::fs::read_dir(std::env::temp_dir())
-            .unwrap()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-            .map(|e| e.path())
-            .collect()
-    };
     if !killed_running {
         return;
     }
-    assert_eq!(scratch_of(pid).len(), 1, "the killed check's scratch folder");
+    assert!(had_scratch, "the check's scratch folder while it ran");
     let quick = project("mkdir -p out && echo hi > out/a\n", "");
     let (code, _, err) = check(quick.path(), &[]);
     assert_eq!(code, 0, "{err}");

@@ -65,12 +65,19 @@ fn keygen(dir: &Path, name: &str) -> PathBuf {
 }
 
 /// Every repro build container seen while `done` is false: its full inspection, as JSON.
-async fn watch_containers(done: Arc<AtomicBool>) -> Vec<serde_json::Value> {
+/// The build containers of the repro with process id `pid` (other tests' builds run beside it).
+async fn watch_containers(done: Arc<AtomicBool>, pid: u32) -> Vec<serde_json::Value> {
     use bollard::query_parameters::ListContainersOptions;
     let docker = repro::runner::docker::connect().await.expect("the engine");
     let mut seen: HashMap<String, serde_json::Value> = HashMap::new();
     while !done.load(Ordering::SeqCst) {
-        let filters = HashMap::from([("label".to_string(), vec!["dev.repro.managed".to_string()])]);
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![
+                "dev.repro.managed".to_string(),
+                format!("{}={pid}", repro::runner::docker::LABEL_PID),
+            ],
+        )]);
         let list = docker
             .list_containers(Some(ListContainersOptions {
                 all: true,
@@ -104,16 +111,19 @@ fn the_signing_key_never_enters_the_build_container() {
     let built = d.path().join("built");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let done = Arc::new(AtomicBool::new(false));
-    let watcher = runtime.spawn(watch_containers(done.clone()));
-    let out = common::repro()
+    let child = common::repro()
         .args(["build", &repo.join("proj").display().to_string(), "--key"])
         .arg(&key)
         .arg("-o")
         .arg(d.path().join("prov.json"))
         .arg("--out-dir")
         .arg(&built)
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let watcher = runtime.spawn(watch_containers(done.clone(), child.id()));
+    let out = child.wait_with_output().unwrap();
     done.store(true, Ordering::SeqCst);
     let inspected = runtime.block_on(watcher).unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
