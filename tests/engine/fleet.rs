@@ -27,25 +27,44 @@ impl SecondEngine {
 
     /// Started with `extra` arguments for dockerd besides its own socket (more `-H`, TLS).
     pub(crate) fn start_with(extra: &[String]) -> SecondEngine {
+        SecondEngine::start_on_bridge(|_| extra.to_vec())
+    }
+
+    /// Started with the arguments `extra` gives for the address of the engine's own bridge (a
+    /// non-loopback address of this host: `-H tcp://ADDRESS:PORT`).
+    pub(crate) fn start_on_bridge(extra: impl Fn(&str) -> Vec<String>) -> SecondEngine {
         let dir = tempfile::Builder::new().prefix("repro-eng2-").tempdir().unwrap();
-        let n = std::process::id() % 200 + 20;
+        let ip = |args: &[&str]| Command::new("ip").args(args).output().expect("running ip");
+        // A bridge name no other test (in another process) holds: the first free one from a
+        // start that depends on the pid.
+        let first = std::process::id() % 200;
+        let n = (0..200)
+            .map(|i| (first + i) % 200 + 20)
+            .find(|n| {
+                ip(&["link", "add", &format!("reprofl{n}"), "type", "bridge"])
+                    .status
+                    .success()
+            })
+            .expect("no free bridge name reprofl20..reprofl219");
         let bridge = format!("reprofl{n}");
+        let address = format!("10.213.{n}.1");
         let mut engine = SecondEngine {
             dir,
             bridge: bridge.clone(),
             child: None,
         };
-        let ip = |args: &[&str]| {
-            let out = Command::new("ip").args(args).output().expect("running ip");
+        for args in [
+            ["addr", "add", &format!("{address}/24"), "dev", &bridge].as_slice(),
+            ["link", "set", &bridge, "up"].as_slice(),
+        ] {
+            let out = ip(args);
             assert!(
                 out.status.success(),
                 "ip {args:?}: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
-        };
-        ip(&["link", "add", &bridge, "type", "bridge"]);
-        ip(&["addr", "add", &format!("10.213.{n}.1/24"), "dev", &bridge]);
-        ip(&["link", "set", &bridge, "up"]);
+        }
+        let extra = extra(&address);
         let d = engine.dir.path().to_path_buf();
         // Its own key file: otherwise it reports the machine's engine ID.
         std::fs::write(

@@ -342,14 +342,17 @@ fn dependencies_from_the_store_reach_an_engine_on_another_machine() {
     let local = crate::dependencies::json_check_env(&proj, &store, &[]);
     assert_eq!(local["dependency_phase"]["ecosystems"][0]["source"], "fetched");
     // The second engine listens on its bridge's address, not a loopback one.
-    let n = std::process::id() % 200 + 20;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let url = format!("tcp://10.213.{n}.1:{port}");
-    let engine = SecondEngine::start_with(&["-H".to_string(), url.clone()]);
+    let url = std::cell::RefCell::new(String::new());
+    let engine = SecondEngine::start_on_bridge(|address| {
+        url.replace(format!("tcp://{address}:{port}"));
+        vec!["-H".to_string(), url.borrow().clone()]
+    });
+    let url = url.into_inner();
     let remote = crate::dependencies::json_check_env(&proj, &store, &[("DOCKER_HOST", url.as_str())]);
     assert_eq!(remote["verdict"], "reproducible", "{remote:#}");
     assert_eq!(remote["dependency_phase"]["ecosystems"][0]["source"], "store");
