@@ -2,7 +2,7 @@
 //! its runs to different engines (run A and run B never on the same one while two are up) and
 //! retries a run lost with its engine on another one, recording both.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +11,6 @@ use bollard::query_parameters::{ListContainersOptions, RemoveContainerOptions};
 use futures_util::future::BoxFuture;
 
 use crate::engine::{Engine, EngineAddress, EngineIdentity, Placement, Unreachable};
-use crate::plan::{Plan, Variation};
 use crate::runner::docker::DockerBackend;
 use crate::runner::{Backend, ImageInfo, Progress, RunError, RunRequest, RunResult};
 
@@ -203,18 +202,6 @@ fn engine_lost(e: &RunError) -> bool {
 impl Backend for JobBackend {
     fn name(&self) -> &'static str {
         "docker"
-    }
-
-    fn isolated(&self) -> bool {
-        true
-    }
-
-    fn fit_variations(&self, _: &mut BTreeSet<Variation>) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn fit_plan(&self, plan: Plan, _: &Path) -> Plan {
-        plan
     }
 
     /// The image on every engine up (loaded from repro's cache where missing); an engine that

@@ -4,7 +4,7 @@
 //! mark them as ours, and are removed on every path (success, failure, timeout, engine error,
 //! SIGINT/SIGTERM); leftovers of dead repro processes are removed at start.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -26,7 +26,6 @@ use super::workspace::{self, REPRO_DIR};
 use super::{Backend, ImageInfo, RunError, RunRequest, RunResult, leftovers, limits};
 use crate::engine::Engine;
 use crate::image::{ImageRef, Progress};
-use crate::plan::{Plan, Variation};
 
 pub use super::leftovers::{LABEL_CHECK, LABEL_DEADLINE, LABEL_HOST, LABEL_MANAGED, LABEL_PID};
 
@@ -92,18 +91,6 @@ impl DockerBackend {
 impl Backend for DockerBackend {
     fn name(&self) -> &'static str {
         "docker"
-    }
-
-    fn isolated(&self) -> bool {
-        true
-    }
-
-    fn fit_variations(&self, _: &mut BTreeSet<Variation>) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn fit_plan(&self, plan: Plan, _: &Path) -> Plan {
-        plan
     }
 
     fn preflight<'a>(

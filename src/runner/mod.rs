@@ -169,16 +169,26 @@ pub trait Backend: Send + Sync {
     /// `docker` or `local`, as reports name it.
     fn name(&self) -> &'static str;
 
-    /// Whether builds are isolated from this machine (containers).
-    fn isolated(&self) -> bool;
+    /// Whether builds are isolated from this machine (containers, the default).
+    fn isolated(&self) -> bool {
+        true
+    }
 
     /// Leaves out the variations this backend cannot apply, and says so (notes for the
     /// report, in the order they are shown).
-    fn fit_variations(&self, variations: &mut BTreeSet<Variation>) -> Vec<String>;
+    /// Containers apply every variation: the default leaves them all.
+    fn fit_variations(&self, variations: &mut BTreeSet<Variation>) -> Vec<String> {
+        let _ = variations;
+        Vec::new()
+    }
 
     /// The plan as this backend runs it (the local backend moves every invented path under
     /// the check's scratch directory `work`).
-    fn fit_plan(&self, plan: Plan, work: &Path) -> Plan;
+    /// By default, the plan as it is.
+    fn fit_plan(&self, plan: Plan, work: &Path) -> Plan {
+        let _ = work;
+        plan
+    }
 
     /// Before any run: the engine answers, leftovers of dead repro processes are removed, and
     /// the image `reference` is present with the identity it claims (loaded from repro's

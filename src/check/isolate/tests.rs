@@ -1,7 +1,6 @@
 //! Isolation against a fake backend whose outputs follow from the variations a run has on.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -10,7 +9,7 @@ use futures_util::future::BoxFuture;
 
 use super::super::{CheckOptions, CheckReport, Target, prepare};
 use crate::diagnose::Code;
-use crate::plan::{Plan, RunSpec, Variation};
+use crate::plan::{RunSpec, Variation};
 use crate::runner::{Backend, ImageInfo, Progress, RunError, RunRequest, RunResult};
 
 type Rule = Box<dyn Fn(&RunSpec, u64) -> Vec<(&'static str, String)> + Send + Sync>;
@@ -48,18 +47,6 @@ fn on(s: &RunSpec, v: Variation) -> bool {
 impl Backend for Fake {
     fn name(&self) -> &'static str {
         "fake"
-    }
-
-    fn isolated(&self) -> bool {
-        true
-    }
-
-    fn fit_variations(&self, _: &mut BTreeSet<Variation>) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn fit_plan(&self, plan: Plan, _: &Path) -> Plan {
-        plan
     }
 
     fn preflight<'a>(
