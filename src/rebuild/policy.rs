@@ -74,38 +74,46 @@ pub struct Grants {
 impl Grants {
     /// What the report should say about requests that were not granted as asked.
     pub fn notes(&self) -> Vec<String> {
-        let mut notes = Vec::new();
-        let shown = |v: u64, unit: &str| {
-            if v == 0 {
-                "no limit".to_string()
-            } else {
-                format!("{v}{unit}")
-            }
-        };
-        if self.timeout_secs != self.requested_timeout_secs {
-            notes.push(format!(
-                "the provenance asks for a timeout of {}; the rebuilder's limit {}s applies \
-                 (--timeout)",
-                shown(self.requested_timeout_secs, "s"),
-                self.timeout_secs
-            ));
-        }
-        if self.memory_bytes != self.requested_memory_bytes {
-            notes.push(format!(
-                "the provenance asks for a memory limit of {}; the rebuilder's limit {} bytes \
-                 applies (--memory)",
-                shown(self.requested_memory_bytes, " bytes"),
-                self.memory_bytes
-            ));
-        }
-        if self.disk_bytes != self.requested_disk_bytes {
-            notes.push(format!(
-                "the provenance asks for a disk limit of {}; the rebuilder's limit {} bytes \
-                 applies (--disk)",
-                shown(self.requested_disk_bytes, " bytes"),
-                self.disk_bytes
-            ));
-        }
+        // (what, as asked, as granted, its unit, the rebuilder's flag); the unit written
+        // with a space for a word.
+        let limits = [
+            (
+                "a timeout",
+                self.requested_timeout_secs,
+                self.timeout_secs,
+                "s",
+                "--timeout",
+            ),
+            (
+                "a memory limit",
+                self.requested_memory_bytes,
+                self.memory_bytes,
+                " bytes",
+                "--memory",
+            ),
+            (
+                "a disk limit",
+                self.requested_disk_bytes,
+                self.disk_bytes,
+                " bytes",
+                "--disk",
+            ),
+        ];
+        let mut notes: Vec<String> = limits
+            .iter()
+            .filter(|(_, asked, granted, _, _)| asked != granted)
+            .map(|(what, asked, granted, unit, flag)| {
+                let asked = if *asked == 0 {
+                    "no limit".to_string()
+                } else {
+                    format!("{asked}{unit}")
+                };
+                format!(
+                    "the provenance asks for {what} of {asked}; the rebuilder's limit \
+                     {granted}{unit} applies ({flag})"
+                )
+            })
+            .collect();
         if self.network {
             notes.push(
                 "the provenance asked for the network and --network granted it: the rebuild is not hermetic"
